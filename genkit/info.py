@@ -1,0 +1,34 @@
+"""``genkit info``: what a run is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from genkit.runtime.run_folder import RunFolder
+
+
+def info(run_dir: str | Path) -> dict:
+    """The run's metadata (genkit.json) as a dict."""
+    return RunFolder(run_dir).read_metadata()
+
+
+def format_info(metadata: dict) -> str:
+    """A short human-readable summary of a run's metadata."""
+    data, training = metadata.get("data", {}), metadata.get("training", {})
+    lines = [
+        f"model:      {metadata['model']} ({metadata.get('family')}) — {metadata.get('description', '')}",
+        f"created:    {metadata.get('created')}",
+        f"data:       {data.get('name')} {data.get('image_shape')} train={data.get('num_train')} "
+        f"test={data.get('num_test')} scaling={data.get('scaling', {}).get('formula')}",
+        f"training:   {training.get('epochs_completed')} epochs, {training.get('global_steps')} steps, "
+        f"stopped: {training.get('stop_reason')}, {training.get('images_per_second')} images/s "
+        f"on {training.get('strategy', {}).get('name')} x{training.get('strategy', {}).get('num_replicas')}",
+        f"metrics:    " + ", ".join(f"{k}={v:.4g}" for k, v in metadata.get("metrics", {}).items()),
+        f"serving:    {metadata.get('serving', {}).get('path')} signatures: "
+        + ", ".join(metadata.get("serving", {}).get("signatures", {})),
+        f"config:     {json.dumps(metadata.get('config'))}",
+        f"train:      {json.dumps(metadata.get('train'))}",
+        f"versions:   " + ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items() if k != "platform"),
+    ]
+    return "\n".join(lines)

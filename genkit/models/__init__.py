@@ -1,0 +1,4 @@
+"""Every built-in model family; importing this package registers them."""
+
+from genkit.models.dcgan import DCGAN, DCGANConfig
+from genkit.models.generative_task import GenerativeTask

@@ -1,0 +1,134 @@
+"""The run folder: the contract between training and everything that reads a trained model.
+
+::
+
+    saved_models/<run>/
+        config.json        resolved config (model name, model fields, train section), written first
+        checkpoints/       whole training state, every epoch (and on a clean stop)
+        logs/              TensorBoard
+        samples/           epoch_NNN.png grids from one fixed latent batch
+        history.json       per-epoch metrics
+        model.keras        the trained model (float32, reloadable with genkit imported)
+        serving/<version>/ TF Serving SavedModel (named signatures, no genkit needed)
+        samples.png        a final grid
+        genkit.json        metadata, written last: a run without it is incomplete
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+
+import keras
+
+from genkit.errors import UserError
+from genkit.runtime.atomic import atomic_path, write_json
+
+CONFIG_FILE = "config.json"
+METADATA_FILE = "genkit.json"
+MODEL_FILE = "model.keras"
+FORMAT_VERSION = 1
+
+
+class RunFolder:
+    """Paths of one run folder and the reading and writing of its files."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / CONFIG_FILE)
+    metadata_path = property(lambda self: self.path / METADATA_FILE)
+    model_path = property(lambda self: self.path / MODEL_FILE)
+    checkpoint_dir = property(lambda self: self.path / "checkpoints")
+    logs_dir = property(lambda self: self.path / "logs")
+    samples_dir = property(lambda self: self.path / "samples")
+    history_path = property(lambda self: self.path / "history.json")
+    serving_dir = property(lambda self: self.path / "serving")
+
+    @property
+    def is_complete(self) -> bool:
+        return self.metadata_path.is_file()
+
+    def write_config(self, resolved: dict) -> None:
+        write_json(self.config_path, resolved)
+
+    def read_config(self) -> dict:
+        return _read_json(self.config_path, what="run config")
+
+    def read_metadata(self) -> dict:
+        """genkit.json of a complete run; a clear error for a missing, incomplete or corrupt folder."""
+        if not self.path.is_dir():
+            raise UserError(f"{self.path}: no such run folder")
+        if not self.metadata_path.is_file():
+            hint = (
+                "training did not finish; continue it with 'genkit train MODEL --resume --out "
+                f"{self.path}'" if self.config_path.is_file() else "it is not a genkit run folder"
+            )
+            raise UserError(f"{self.path}: incomplete run (no {METADATA_FILE}): {hint}")
+        metadata = _read_json(self.metadata_path, what="run metadata")
+        if metadata.get("format") != "genkit-run" or "model" not in metadata:
+            raise UserError(f"{self.metadata_path}: not a genkit run metadata file (missing 'format' or 'model')")
+        return metadata
+
+    def next_serving_version(self) -> int:
+        versions = [int(p.name) for p in self.serving_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+        return max(versions, default=0) + 1
+
+    def save_model(self, model) -> None:
+        with atomic_path(self.model_path) as temporary:
+            model.save(temporary)
+
+    def export_serving(self, model, version: int) -> Path:
+        """Writes a TF Serving SavedModel of every ``model.serving_endpoints()`` to serving/<version>/."""
+        destination = self.serving_dir / str(version)
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for name, (function, input_signature) in model.serving_endpoints().items():
+            archive.add_endpoint(name=name, fn=function, input_signature=input_signature)
+        with atomic_path(destination, directory=True) as temporary:
+            temporary.rmdir()  # write_out makes the folder itself
+            archive.write_out(str(temporary), verbose=False)
+        return destination
+
+    def load_model(self):
+        """Loads model.keras (genkit's models are registered by importing genkit.models)."""
+        import genkit.models  # noqa: F401
+
+        self.read_metadata()
+        if not self.model_path.is_file():
+            raise UserError(f"{self.model_path}: missing; the run folder is incomplete")
+        try:
+            return keras.saving.load_model(self.model_path)
+        except (OSError, ValueError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserError(f"{self.model_path}: cannot load the model ({first_line})") from None
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing {what}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: corrupt {what} ({error})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: corrupt {what} (expected a JSON object)")
+    return value
+
+
+def library_versions() -> dict:
+    import numpy
+    import tensorflow as tf
+
+    import genkit
+
+    return {
+        "genkit": genkit.__version__,
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,160 @@
+"""The distributed training loop shared by every family.
+
+Why not ``fit()``: with TF 2.21 and Keras 3.15, ``fit()`` fails under
+MultiWorkerMirroredStrategy (for plain models and GANs alike), while this loop
+-- ``strategy.run(model.train_step)`` over ``experimental_distribute_dataset``,
+results reduced with ``strategy.reduce`` -- works under every strategy.
+Keras callbacks (progress bar, TensorBoard, sample grids) are driven through
+``keras.callbacks.CallbackList`` as ``fit()`` would drive them.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from typing import Callable
+
+import keras
+import tensorflow as tf
+
+from genkit.errors import TrainingDiverged
+from genkit.runtime.training_checkpoint import TrainingCheckpoint
+
+STOP_COMPLETED = "completed"
+STOP_TIME_LIMIT = "time_limit"
+STOP_SIGNAL = "signal"
+
+# In-memory datasets have no files to shard by: every worker shards the data itself.
+_DISTRIBUTE_OPTIONS = tf.data.Options()
+_DISTRIBUTE_OPTIONS.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+
+
+class Trainer:
+    """Runs ``model.train_step`` under ``strategy`` for whole epochs, with checkpoints.
+
+    Args:
+        model: a compiled :class:`~genkit.models.GenerativeTask` made in ``strategy.scope()``.
+        strategy: the ``tf.distribute.Strategy``.
+        checkpoint: the :class:`TrainingCheckpoint` of the run.
+        jit: compile the train step with XLA.
+        time_limit_seconds: stop cleanly (checkpoint saved) once this much time is spent.
+    """
+
+    def __init__(self, model, strategy, checkpoint: TrainingCheckpoint, jit=False, time_limit_seconds=None):
+        self.model = model
+        self.strategy = strategy
+        self.checkpoint = checkpoint
+        self.jit = jit
+        self.time_limit_seconds = time_limit_seconds
+        self.stop_reason: str | None = None
+        self.steps_run = 0
+        self.seconds_training = 0.0
+
+    def request_stop(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or reason
+        self.model.stop_training = True
+
+    def _distributed_step(self) -> Callable:
+        step = self.model.train_step
+        if self.jit:
+            step = tf.function(step, jit_compile=True, reduce_retracing=True)
+        strategy = self.strategy
+
+        @tf.function(reduce_retracing=True)
+        def distributed_step(batch):
+            outputs = strategy.run(step, args=(batch,))
+            return {name: strategy.reduce("MEAN", value, axis=None) for name, value in outputs.items()}
+
+        return distributed_step
+
+    def fit(
+        self,
+        make_dataset: Callable[[int], tf.data.Dataset],
+        epochs: int,
+        steps_per_epoch: int,
+        callbacks: list[keras.callbacks.Callback],
+        initial_epoch: int = 0,
+        initial_step: int = 0,
+        verbose: int = 1,
+    ) -> str:
+        """Trains until ``epochs`` are done or a stop is requested; returns why it stopped.
+
+        ``make_dataset(epoch)`` gives the (per-epoch shuffled) dataset of that
+        epoch, so a resumed run sees the very batches it would have seen.
+        """
+        callback_list = keras.callbacks.CallbackList(
+            callbacks, add_history=True, add_progbar=verbose > 0, model=self.model,
+            verbose=verbose, epochs=epochs, steps=steps_per_epoch,
+        )
+        distributed_step = self._distributed_step()
+        started = time.monotonic()
+        self.model.stop_training = False
+        with _stop_on_signals(self):
+            callback_list.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                for metric in self.model.metrics:
+                    metric.reset_state()
+                callback_list.on_epoch_begin(epoch)
+                first_step = initial_step if epoch == initial_epoch else 0
+                dataset = make_dataset(epoch).skip(first_step).with_options(_DISTRIBUTE_OPTIONS)
+                logs = {}
+                step = first_step
+                for batch in self.strategy.experimental_distribute_dataset(dataset):
+                    callback_list.on_train_batch_begin(step)
+                    logs = {name: float(value) for name, value in distributed_step(batch).items()}
+                    _check_finite(logs, epoch, step, self.checkpoint)
+                    step += 1
+                    self.steps_run += 1
+                    callback_list.on_train_batch_end(step - 1, logs)
+                    if self.time_limit_seconds and time.monotonic() - started >= self.time_limit_seconds:
+                        self.request_stop(STOP_TIME_LIMIT)
+                    if self.model.stop_training:
+                        break
+                if step >= steps_per_epoch:
+                    callback_list.on_epoch_end(epoch, logs)
+                    self.checkpoint.save(epoch + 1, 0)
+                else:
+                    self.checkpoint.save(epoch, step)
+                if self.model.stop_training:
+                    break
+            self.seconds_training = time.monotonic() - started
+            callback_list.on_train_end(logs)
+        return self.stop_reason or STOP_COMPLETED
+
+
+def _check_finite(logs: dict, epoch: int, step: int, checkpoint: TrainingCheckpoint) -> None:
+    for name, value in logs.items():
+        if not math.isfinite(value):
+            kept = checkpoint.latest or "none yet"
+            raise TrainingDiverged(
+                f"training diverged: {name} is {value} at epoch {epoch + 1}, step {step + 1}; "
+                f"the last good checkpoint is kept ({kept}); try a lower learning rate"
+            )
+
+
+class _stop_on_signals:
+    """Ctrl-C or SIGTERM asks the trainer to stop after the current step (a second Ctrl-C aborts)."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.previous = {}
+
+    def _handle(self, signum, frame):
+        if self.trainer.stop_reason == STOP_SIGNAL and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        print(f"\ngenkit: received {signal.Signals(signum).name}; saving a checkpoint and stopping", file=sys.stderr, flush=True)
+        self.trainer.request_stop(STOP_SIGNAL)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        return False

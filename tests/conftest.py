@@ -1,0 +1,83 @@
+"""Shared fixtures: a tiny real dataset, tiny model configs, and running the CLI in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Tiny DCGAN: seconds per epoch on a couple of hundred images.
+TINY_DCGAN = [
+    "latent_dim=8",
+    "projection_filters=16",
+    "generator_filters=[8]",
+    "discriminator_filters=[8,16]",
+]
+
+
+def tiny_set_flags(extra=()):
+    flags = []
+    for assignment in [*TINY_DCGAN, *extra]:
+        flags += ["--set", assignment]
+    return flags
+
+
+def run_genkit(*args, cwd=None, env=None, timeout=300, check=True):
+    """Runs ``python -m genkit ARGS`` in a fresh process; returns the CompletedProcess."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    process = subprocess.run(
+        [sys.executable, "-m", "genkit", *map(str, args)], cwd=cwd, env=environment,
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if check and process.returncode != 0:
+        raise AssertionError(
+            f"genkit {' '.join(map(str, args))} exited {process.returncode}\n"
+            f"stdout:\n{process.stdout[-3000:]}\nstderr:\n{process.stderr[-3000:]}"
+        )
+    return process
+
+
+def run_python(code: str, timeout=300, env=None) -> str:
+    """Runs Python ``code`` in a fresh process and returns its stdout."""
+    process = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    if process.returncode != 0:
+        raise AssertionError(f"python -c exited {process.returncode}\nstderr:\n{process.stderr[-3000:]}")
+    return process.stdout
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory) -> Path:
+    """256 real Fashion-MNIST train images (and 64 test) from the embedded subset, as an .npz file."""
+    from genkit.data import load_image_dataset
+
+    data = load_image_dataset("embedded")
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(
+        path,
+        x_train=data.train_images[:256], y_train=data.train_labels[:256],
+        x_test=data.test_images[:64], y_test=data.test_labels[:64], label_names=np.array(data.label_names),
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, tiny_npz) -> Path:
+    """One tiny DCGAN run folder, trained once through the CLI and shared by read-only tests."""
+    run_dir = tmp_path_factory.mktemp("runs") / "dcgan-tiny"
+    run_genkit(
+        "train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--epochs", 2, "--batch-size", 64,
+        "--out", run_dir, "--quiet", *tiny_set_flags(["train.num_sample_images=16"]),
+    )
+    return run_dir

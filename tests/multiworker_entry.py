@@ -1,0 +1,16 @@
+"""One worker of the two-worker test: trains through genkit.train under the TF_CONFIG it was given,
+then saves its own generator weights so the test can compare workers."""
+
+import sys
+
+import numpy as np
+
+from genkit.train import train
+
+run_dir, data_path, weights_path, *set_flags = sys.argv[1:]
+result = train(
+    "dcgan", overrides=set_flags, out=run_dir, dataset=f"npz:{data_path}",
+    epochs=1, batch_size=32, strategy="multiworker", verbose=0,
+)
+np.savez(weights_path, *result.model.generator.get_weights())
+print("chief" if result.is_chief else "worker", result.stop_reason)

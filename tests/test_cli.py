@@ -1,0 +1,123 @@
+"""End to end through the command line: train, sample, info; reload model.keras and the SavedModel
+in fresh processes; user errors are one line with exit status 2."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import read_json, run_genkit, run_python, tiny_set_flags
+
+
+def test_run_folder_contract(trained_run):
+    for name in (
+        "config.json", "genkit.json", "model.keras", "history.json", "samples.png",
+        "samples/epoch_001.png", "samples/epoch_002.png", "serving/1/saved_model.pb", "logs/train",
+    ):
+        assert (trained_run / name).exists(), name
+    assert any((trained_run / "checkpoints").glob("ckpt-*.index"))
+    assert not [p for p in trained_run.rglob(".*tmp*")], "temporary files were left behind"
+
+    metadata = read_json(trained_run / "genkit.json")
+    assert metadata["model"] == "dcgan" and metadata["family"] == "gan"
+    assert metadata["config"]["latent_dim"] == 8 and metadata["config"]["image_shape"] == [28, 28, 1]
+    assert metadata["train"]["epochs"] == 2 and metadata["train"]["batch_size"] == 64
+    assert metadata["data"]["image_shape"] == [28, 28, 1] and metadata["data"]["num_train"] == 256
+    assert metadata["data"]["label_names"][0] == "T-shirt/top"
+    assert metadata["data"]["scaling"]["scale"] == "tanh"
+    assert metadata["training"]["stop_reason"] == "completed"
+    assert metadata["training"]["global_steps"] == 2 * (256 // 64)
+    assert set(metadata["metrics"]) >= {"d_loss", "g_loss"}
+    assert {"tensorflow", "keras", "genkit", "python"} <= set(metadata["versions"])
+    assert metadata["serving"]["signatures"]["serving_default"] == {
+        "inputs": {"z": {"dtype": "float32", "shape": [None, 8]}},
+        "outputs": {"images": {"dtype": "float32", "shape": [None, 28, 28, 1]}},
+    }
+    history = read_json(trained_run / "history.json")
+    assert [record["epoch"] for record in history] == [1, 2]
+    assert read_json(trained_run / "config.json")["config"] == metadata["config"]
+
+
+def test_sample_npy_and_png(trained_run, tmp_path):
+    run_genkit("sample", trained_run, "-n", 10, "--out", tmp_path / "s.npy", "--seed", 4)
+    images = np.load(tmp_path / "s.npy")
+    assert images.shape == (10, 28, 28, 1) and images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0 and images.std() > 0.01
+    run_genkit("sample", trained_run, "-n", 10, "--out", tmp_path / "t.npy", "--seed", 4)
+    np.testing.assert_array_equal(images, np.load(tmp_path / "t.npy"))
+
+    run_genkit("sample", trained_run, "-n", 9, "--out", tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_info_prints_the_run(trained_run):
+    text = run_genkit("info", trained_run).stdout
+    assert "dcgan" in text and "serving_default" in text and "tensorflow" in text
+    assert json.loads(run_genkit("info", trained_run, "--json").stdout)["model"] == "dcgan"
+
+
+def test_list_shows_registered_models():
+    assert "dcgan" in run_genkit("list").stdout
+
+
+def test_savedmodel_runs_without_genkit_and_matches_model_keras(trained_run, tmp_path):
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype("float32")
+    np.save(tmp_path / "z.npy", z)
+    run_python(
+        "import sys, numpy as np, tensorflow as tf\n"
+        f"loaded = tf.saved_model.load({str(trained_run / 'serving' / '1')!r})\n"
+        "serve = loaded.signatures['serving_default']\n"
+        f"out = serve(z=tf.constant(np.load({str(tmp_path / 'z.npy')!r})))\n"
+        "assert list(out) == ['images'], list(out)\n"
+        f"np.save({str(tmp_path / 'serving.npy')!r}, out['images'].numpy())\n"
+        "assert not any(name.startswith('genkit') for name in sys.modules), 'genkit was imported'\n"
+    )
+    run_python(
+        "import numpy as np, keras, genkit.models\n"
+        f"model = keras.saving.load_model({str(trained_run / 'model.keras')!r})\n"
+        f"np.save({str(tmp_path / 'keras.npy')!r}, np.asarray(model.generate(z=np.load({str(tmp_path / 'z.npy')!r}))))\n"
+    )
+    served, keras_images = np.load(tmp_path / "serving.npy"), np.load(tmp_path / "keras.npy")
+    assert served.shape == (3, 28, 28, 1) and 0 <= served.min() and served.max() <= 1
+    np.testing.assert_allclose(served, keras_images, atol=1e-6)
+
+
+def _assert_user_error(process, *fragments):
+    assert process.returncode == 2, process.stderr
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1, process.stderr
+    assert "Traceback" not in process.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_user_errors_are_one_line_with_exit_status_2(tmp_path, tiny_npz, trained_run):
+    _assert_user_error(run_genkit("train", "nope", check=False), "unknown model 'nope'", "dcgan")
+    _assert_user_error(
+        run_genkit("train", "dcgan", "--set", "latent_dim=-1", check=False), "'latent_dim'", "must be >= 1"
+    )
+    _assert_user_error(run_genkit("train", "dcgan", "--epochs", "zero", check=False), "--epochs")
+    _assert_user_error(run_genkit("train", "dcgan", "--strategy", "tpu", check=False), "--strategy", "mirrored")
+    _assert_user_error(
+        run_genkit("train", "dcgan", "--dataset", f"npz:{tmp_path / 'missing.npz'}", "--out", tmp_path / "r", check=False),
+        "missing.npz",
+    )
+    _assert_user_error(
+        run_genkit("train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--batch-size", 999, "--out", tmp_path / "r2",
+                   *tiny_set_flags(), check=False),
+        "--batch-size 999",
+    )
+    bad_config = tmp_path / "bad.yaml"
+    bad_config.write_text("latent_dim: 4\nunknown_field: 1\n")
+    _assert_user_error(run_genkit("train", "dcgan", "--config", bad_config, check=False), str(bad_config), "unknown_field")
+    _assert_user_error(run_genkit("sample", tmp_path / "no-run", "--out", tmp_path / "x.npy", check=False), "no such run folder")
+    _assert_user_error(run_genkit("sample", trained_run, "--out", tmp_path / "x.gif", check=False), ".gif", ".npy, .png")
+    _assert_user_error(run_genkit("info", tmp_path, check=False), "incomplete run")
+
+
+def test_existing_run_folder_is_never_overwritten(trained_run, tiny_npz):
+    before = (trained_run / "genkit.json").read_bytes()
+    process = run_genkit("train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--out", trained_run,
+                         *tiny_set_flags(), check=False)
+    _assert_user_error(process, "exists and is not empty", "--resume")
+    assert (trained_run / "genkit.json").read_bytes() == before

@@ -1,0 +1,96 @@
+"""tf.distribute: MirroredStrategy on logical CPU devices matches one device; two workers agree."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from conftest import TINY_DCGAN, read_json, run_genkit, tiny_set_flags
+
+import genkit.models  # noqa: F401  (registers genkit's serialisable classes)
+
+# Dropout off: its masks are the only randomness not drawn from the global-batch noise.
+NO_DROPOUT = ["dropout_rate=0"]
+
+
+def _generator_weights(run_dir: Path):
+    model = keras.saving.load_model(run_dir / "model.keras")
+    return [np.asarray(w) for w in model.generator.weights]
+
+
+def test_two_mirrored_devices_match_one_device(tmp_path, tiny_npz):
+    runs = {}
+    for devices in (1, 2):
+        runs[devices] = tmp_path / f"devices-{devices}"
+        run_genkit(
+            "train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 64,
+            "--devices", devices, "--out", runs[devices], "--quiet", *tiny_set_flags(NO_DROPOUT),
+        )
+    strategy = read_json(runs[2] / "genkit.json")["training"]["strategy"]
+    assert strategy == {"name": "MirroredStrategy", "num_replicas": 2}
+    one, two = _generator_weights(runs[1]), _generator_weights(runs[2])
+    assert len(one) == len(two)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
+    assert read_json(runs[1] / "genkit.json")["training"]["global_steps"] == 4
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_train_one_model(tmp_path, tiny_npz):
+    run_dir = tmp_path / "run"
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    entry = Path(__file__).with_name("multiworker_entry.py")
+    processes = []
+    for index in range(2):
+        environment = {
+            **os.environ,
+            "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONPATH": os.pathsep.join([str(entry.parent), os.environ.get("PYTHONPATH", "")]),
+        }
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, str(entry), str(run_dir), str(tiny_npz), str(tmp_path / f"w{index}.npz"),
+                 *TINY_DCGAN],
+                env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        )
+    outputs = []
+    for process in processes:
+        try:
+            stdout, stderr = process.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            for p in processes:
+                p.kill()
+            raise
+        assert process.returncode == 0, stderr[-3000:]
+        outputs.append(stdout.strip().splitlines()[-1])
+    assert outputs == ["chief completed", "worker completed"]
+
+    chief, worker = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
+    assert len(chief.files) == len(worker.files) > 0
+    for name in chief.files:
+        np.testing.assert_array_equal(chief[name], worker[name])
+
+    metadata = read_json(run_dir / "genkit.json")
+    assert metadata["training"]["strategy"] == {"name": "MultiWorkerMirroredStrategy", "num_replicas": 2}
+    assert metadata["training"]["global_steps"] == 256 // 32
+    for name in ("model.keras", "config.json", "history.json", "samples.png", "serving/1/saved_model.pb"):
+        assert (run_dir / name).exists(), name
+    # Only the chief wrote: the worker left no temporary checkpoint folder in the run.
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
+

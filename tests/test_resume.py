@@ -1,0 +1,86 @@
+"""Stopping and resuming: --time-limit, SIGTERM, --resume continuing exactly, divergence."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+
+from conftest import read_json, run_genkit, tiny_set_flags
+
+import genkit.models  # noqa: F401  (registers genkit's serialisable classes)
+
+
+def _train(tiny_npz, out, *extra, check=True):
+    return run_genkit(
+        "train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--batch-size", 64, "--epochs", 2,
+        "--out", out, "--quiet", *tiny_set_flags(), *extra, check=check,
+    )
+
+
+def _weights(run_dir):
+    model = keras.saving.load_model(run_dir / "model.keras")
+    return [np.asarray(w) for w in model.weights]
+
+
+def test_time_limit_then_resume_continues_exactly_where_it_stopped(tmp_path, tiny_npz):
+    straight = tmp_path / "straight"
+    _train(tiny_npz, straight)
+
+    stopped = tmp_path / "stopped"
+    _train(tiny_npz, stopped, "--time-limit", "0.00001")  # a budget spent after the first step
+    metadata = read_json(stopped / "genkit.json")
+    assert metadata["training"]["stop_reason"] == "time_limit"
+    assert metadata["training"]["global_steps"] == 1  # the run folder is complete, mid-epoch
+    assert (stopped / "model.keras").is_file() and (stopped / "serving" / "1").is_dir()
+
+    _train(tiny_npz, stopped, "--resume")
+    metadata = read_json(stopped / "genkit.json")
+    assert metadata["training"]["stop_reason"] == "completed"
+    assert metadata["training"]["global_steps"] == 2 * (256 // 64)
+    assert metadata["training"]["steps_this_session"] == 2 * (256 // 64) - 1
+    assert (stopped / "serving" / "2").is_dir()  # a new TF Serving version; version 1 is kept
+    for resumed, reference in zip(_weights(stopped), _weights(straight)):
+        np.testing.assert_allclose(resumed, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_refuses_to_change_what_the_run_computes(tmp_path, tiny_npz, trained_run):
+    process = run_genkit("train", "dcgan", "--resume", "--out", trained_run, "--batch-size", 32, check=False)
+    assert process.returncode == 2 and "'batch_size' cannot change on resume" in process.stderr
+    process = run_genkit("train", "dcgan", "--resume", "--out", trained_run, "--set", "latent_dim=4", check=False)
+    assert process.returncode == 2 and "'latent_dim' cannot change on resume" in process.stderr
+    process = run_genkit("train", "dcgan", "--resume", "--out", tmp_path, check=False)
+    assert process.returncode == 2 and "not a run folder" in process.stderr
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_npz):
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "genkit", "train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--batch-size", "64",
+        "--epochs", "1000", "--out", str(out), "--quiet", *tiny_set_flags(),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoints" / "ckpt-1.index").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-2000:]
+    assert "received SIGTERM" in stderr
+    metadata = read_json(out / "genkit.json")
+    assert metadata["training"]["stop_reason"] == "signal"
+    assert 1 <= metadata["training"]["epochs_completed"] < 1000
+    assert (out / "model.keras").is_file()
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_stays_incomplete(tmp_path, tiny_npz):
+    out = tmp_path / "run"
+    process = _train(tiny_npz, out, "--set", "discriminator_learning_rate=1e30", "--set", "generator_learning_rate=1e30",
+                     "--epochs", "3", check=False)
+    assert process.returncode == 1, process.stderr
+    assert "training diverged" in process.stderr and "Traceback" not in process.stderr
+    assert not (out / "genkit.json").exists()
+    assert (out / "config.json").exists()
