@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
 from genkit.config import TrainConfig, merge_config_values, parse_overrides, read_config_file
 from genkit.errors import UserError
 from genkit.registry import ModelEntry, get_model_entry
+from genkit.runtime.atomic import write_json
 from genkit.runtime.run_folder import FORMAT_VERSION, RunFolder, library_versions
 
 DEFAULT_OUTPUT_ROOT = Path("saved_models")
+# Fields that fix what a run computes: a resumed run must keep them.
+RESUME_FIXED_TRAIN_FIELDS = ("batch_size", "seed", "dataset")
 
 
 @dataclasses.dataclass
@@ -23,8 +27,6 @@ class TrainingResult:
     model: Any
     stop_reason: str
     is_chief: bool = True
-# Fields that fix what a run computes: a resumed run must keep them.
-RESUME_FIXED_TRAIN_FIELDS = ("batch_size", "seed", "dataset")
 
 
 def resolve_config(entry: ModelEntry, file_values: dict, overrides: dict, flags: dict, source: str):
@@ -236,13 +238,8 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, sc
     sample_inputs = final.sample_inputs(train_config.num_sample_images, train_config.seed)
     write_png(run.path / "samples.png", image_grid(np.asarray(final.generate(**sample_inputs))))
 
-    history = run.history_path
-    final_metrics = {}
-    if history.is_file():
-        import json
-
-        records = json.loads(history.read_text())
-        final_metrics = {k: v for k, v in (records[-1] if records else {}).items() if k not in ("epoch", "seconds")}
+    records = json.loads(run.history_path.read_text()) if run.history_path.is_file() else []
+    final_metrics = {k: v for k, v in (records[-1] if records else {}).items() if k not in ("epoch", "seconds")}
     metadata = {
         "format": "genkit-run",
         "format_version": FORMAT_VERSION,
@@ -270,6 +267,4 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, sc
         "metrics": final_metrics,
         "versions": library_versions(),
     }
-    from genkit.runtime.atomic import write_json
-
     write_json(run.metadata_path, metadata)

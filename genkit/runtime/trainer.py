@@ -52,12 +52,19 @@ class Trainer:
         self.stop_reason: str | None = None
         self.steps_run = 0
         self.seconds_training = 0.0
+        self._step_function = None
 
     def request_stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
         self.model.stop_training = True
 
     def _distributed_step(self) -> Callable:
+        """The traced step, made once per trainer (``fit`` may be called again)."""
+        if self._step_function is None:
+            self._step_function = self._make_distributed_step()
+        return self._step_function
+
+    def _make_distributed_step(self) -> Callable:
         step = self.model.train_step
         if self.jit:
             step = tf.function(step, jit_compile=True, reduce_retracing=True)
@@ -91,6 +98,7 @@ class Trainer:
         )
         distributed_step = self._distributed_step()
         started = time.monotonic()
+        self.stop_reason = None
         self.model.stop_training = False
         with _stop_on_signals(self):
             callback_list.on_train_begin()
@@ -120,7 +128,7 @@ class Trainer:
                     self.checkpoint.save(epoch, step)
                 if self.model.stop_training:
                     break
-            self.seconds_training = time.monotonic() - started
+            self.seconds_training += time.monotonic() - started
             callback_list.on_train_end(logs)
         return self.stop_reason or STOP_COMPLETED
 

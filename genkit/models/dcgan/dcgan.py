@@ -105,9 +105,9 @@ class DCGAN(GenerativeTask):
     def call(self, z, training=False):
         return (self.generator(z, training=training) + 1.0) / 2.0
 
-    def _latent(self, batch_size, stream):
+    def _latent(self, batch_size):
         step = self.discriminator_optimizer.iterations
-        return replica_normal(self.noise_seed, step, stream, batch_size, self.latent_dim)
+        return replica_normal(self.noise_seed, step, 0, batch_size, self.latent_dim)
 
     @staticmethod
     def _apply(optimizer, scaled_loss, variables, tape):
@@ -121,30 +121,34 @@ class DCGAN(GenerativeTask):
         batch_size = ops.shape(real_images)[0]
         real_target = 1.0 - self.label_smoothing
 
-        # Discriminator: real images toward 1, generated toward 0.
-        z = self._latent(batch_size, stream=0)
-        with tf.GradientTape() as tape:
+        z = self._latent(batch_size)
+        # One generator pass serves both updates (as in PyTorch's DCGAN example): the outer
+        # tape follows G(z) into the generator's loss, computed after the discriminator's update.
+        with tf.GradientTape() as generator_tape:
             fake_images = self.generator(z, training=True)
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
-            per_example = tf.nn.sigmoid_cross_entropy_with_logits(
-                labels=tf.fill(tf.shape(real_logits), real_target), logits=real_logits
-            ) + tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(fake_logits), logits=fake_logits)
-            # Averaged over the global batch: the optimizer sums gradients across replicas.
-            discriminator_loss = tf.nn.compute_average_loss(per_example[:, 0])
-            scaled_loss = self.discriminator_optimizer.scale_loss(discriminator_loss)
-        self._apply(self.discriminator_optimizer, scaled_loss, self.discriminator.trainable_variables, tape)
 
-        # Generator: the non-saturating loss, -log D(G(z)), on fresh noise.
-        z = self._latent(batch_size, stream=1)
-        with tf.GradientTape() as tape:
-            generated_logits = self.discriminator(self.generator(z, training=True), training=True)
+            # Discriminator: real images toward 1 (or 1 - label_smoothing), generated toward 0.
+            with tf.GradientTape() as discriminator_tape:
+                real_logits = self.discriminator(real_images, training=True)
+                fake_logits = self.discriminator(tf.stop_gradient(fake_images), training=True)
+                per_example = tf.nn.sigmoid_cross_entropy_with_logits(
+                    labels=tf.fill(tf.shape(real_logits), real_target), logits=real_logits
+                ) + tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(fake_logits), logits=fake_logits)
+                # Averaged over the global batch: the optimizer sums gradients across replicas.
+                discriminator_loss = tf.nn.compute_average_loss(per_example[:, 0])
+                scaled_loss = self.discriminator_optimizer.scale_loss(discriminator_loss)
+            self._apply(
+                self.discriminator_optimizer, scaled_loss, self.discriminator.trainable_variables, discriminator_tape
+            )
+
+            # Generator: the non-saturating loss -log D(G(z)), against the updated discriminator.
+            generated_logits = self.discriminator(fake_images, training=True)
             per_example = tf.nn.sigmoid_cross_entropy_with_logits(
                 labels=tf.ones_like(generated_logits), logits=generated_logits
             )
             generator_loss = tf.nn.compute_average_loss(per_example[:, 0])
             scaled_loss = self.generator_optimizer.scale_loss(generator_loss)
-        self._apply(self.generator_optimizer, scaled_loss, self.generator.trainable_variables, tape)
+        self._apply(self.generator_optimizer, scaled_loss, self.generator.trainable_variables, generator_tape)
 
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.discriminator_loss_tracker.update_state(discriminator_loss * replicas)
