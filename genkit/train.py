@@ -131,7 +131,12 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
     from genkit.runtime.trainer import Trainer
     from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
-    data = load_image_dataset(train_config.dataset, train_config.data_dir)
+    shape = model_config.image_shape
+    # A folder of images is resized to the model's image size when the config fixes one.
+    data = load_image_dataset(
+        train_config.dataset, train_config.data_dir,
+        image_size=tuple(shape[:2]) if shape else None, channels=shape[2] if shape else None,
+    )
     if model_config.image_shape is None:
         model_config = model_config.replace("data", image_shape=list(data.image_shape))
     elif tuple(model_config.image_shape) != tuple(data.image_shape):

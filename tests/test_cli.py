@@ -121,3 +121,23 @@ def test_existing_run_folder_is_never_overwritten(trained_run, tiny_npz):
                          *tiny_set_flags(), check=False)
     _assert_user_error(process, "exists and is not empty", "--resume")
     assert (trained_run / "genkit.json").read_bytes() == before
+
+
+def test_train_on_a_folder_resized_to_the_configured_image_shape(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index in range(32):
+        size = (20 + index % 3, 24)  # mixed sizes: only a configured image_shape makes them one
+        pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        folder = tmp_path / "images" / ("red" if index % 2 else "blue")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / f"{index}.png")
+    run_dir = tmp_path / "run"
+    run_genkit(
+        "train", "dcgan", "--dataset", f"folder:{tmp_path / 'images'}", "--epochs", 1, "--batch-size", 16,
+        "--out", run_dir, "--quiet", *tiny_set_flags(["image_shape=[16,16,3]", "train.num_sample_images=4"]),
+    )
+    metadata = read_json(run_dir / "genkit.json")
+    assert metadata["data"]["image_shape"] == [16, 16, 3] and metadata["data"]["label_names"] == ["blue", "red"]
+    assert metadata["serving"]["signatures"]["serving_default"]["outputs"]["images"]["shape"] == [None, 16, 16, 3]

@@ -50,8 +50,7 @@ def _free_ports(count):
     return ports
 
 
-def test_two_workers_train_one_model(tmp_path, tiny_npz):
-    run_dir = tmp_path / "run"
+def _run_two_workers(tmp_path, tiny_npz, run_dir, extra_env=({}, {})):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     entry = Path(__file__).with_name("multiworker_entry.py")
     processes = []
@@ -61,6 +60,7 @@ def test_two_workers_train_one_model(tmp_path, tiny_npz):
             "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONPATH": os.pathsep.join([str(entry.parent), os.environ.get("PYTHONPATH", "")]),
+            **extra_env[index],
         }
         processes.append(
             subprocess.Popen(
@@ -70,27 +70,43 @@ def test_two_workers_train_one_model(tmp_path, tiny_npz):
             )
         )
     outputs = []
-    for process in processes:
-        try:
+    try:
+        for process in processes:
             stdout, stderr = process.communicate(timeout=240)
-        except subprocess.TimeoutExpired:
-            for p in processes:
-                p.kill()
-            raise
-        assert process.returncode == 0, stderr[-3000:]
-        outputs.append(stdout.strip().splitlines()[-1])
-    assert outputs == ["chief completed", "worker completed"]
-
+            assert process.returncode == 0, stderr[-3000:]
+            outputs.append(stdout.strip().splitlines()[-1].split())
+    finally:
+        for process in processes:
+            process.kill()
     chief, worker = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
     assert len(chief.files) == len(worker.files) > 0
     for name in chief.files:
         np.testing.assert_array_equal(chief[name], worker[name])
+    return outputs
+
+
+def test_two_workers_train_one_model(tmp_path, tiny_npz):
+    run_dir = tmp_path / "run"
+    outputs = _run_two_workers(tmp_path, tiny_npz, run_dir)
+    assert outputs == [["chief", "completed", "8"], ["worker", "completed", "8"]]
 
     metadata = read_json(run_dir / "genkit.json")
     assert metadata["training"]["strategy"] == {"name": "MultiWorkerMirroredStrategy", "num_replicas": 2}
     assert metadata["training"]["global_steps"] == 256 // 32
     for name in ("model.keras", "config.json", "history.json", "samples.png", "serving/1/saved_model.pb"):
         assert (run_dir / name).exists(), name
-    # Only the chief wrote: the worker left no temporary checkpoint folder in the run.
+    # Only the chief wrote: no temporary files or worker checkpoints in the run folder.
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
 
+
+def test_workers_stop_together_when_one_of_them_must_stop(tmp_path, tiny_npz):
+    # Only the second worker has a time budget (spent after its first step); the chief must
+    # stop after the same step, or the collective ops of the next step would hang.
+    run_dir = tmp_path / "run"
+    outputs = _run_two_workers(
+        tmp_path, tiny_npz, run_dir,
+        extra_env=({"GENKIT_TEST_EPOCHS": "50"}, {"GENKIT_TEST_EPOCHS": "50", "GENKIT_TEST_TIME_LIMIT": "0.00001"}),
+    )
+    assert outputs[0][:2] == ["chief", "other_worker"] and outputs[1][:2] == ["worker", "time_limit"]
+    assert outputs[0][2] == outputs[1][2] == "1"
+    assert read_json(run_dir / "genkit.json")["training"]["global_steps"] == 1

@@ -26,6 +26,7 @@ from genkit.runtime.training_checkpoint import TrainingCheckpoint
 STOP_COMPLETED = "completed"
 STOP_TIME_LIMIT = "time_limit"
 STOP_SIGNAL = "signal"
+STOP_OTHER_WORKER = "other_worker"  # another worker of a multi-worker run had to stop
 
 # In-memory datasets have no files to shard by: every worker shards the data itself.
 _DISTRIBUTE_OPTIONS = tf.data.Options()
@@ -53,10 +54,26 @@ class Trainer:
         self.steps_run = 0
         self.seconds_training = 0.0
         self._step_function = None
+        self._agreement_function = None
 
     def request_stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
         self.model.stop_training = True
+
+    def _all_workers_stop(self, wants_to_stop: bool) -> bool:
+        """Whether any worker wants to stop: with several workers, all must stop after the same step."""
+        if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return wants_to_stop
+        if self._agreement_function is None:
+            strategy = self.strategy
+
+            @tf.function
+            def any_worker(flag):
+                per_replica = strategy.run(tf.identity, args=(flag,))
+                return strategy.reduce("SUM", per_replica, axis=None)  # tf.distribute has no MAX
+
+            self._agreement_function = any_worker
+        return bool(self._agreement_function(tf.constant(1.0 if wants_to_stop else 0.0)) > 0)
 
     def _distributed_step(self) -> Callable:
         """The traced step, made once per trainer (``fit`` may be called again)."""
@@ -119,7 +136,8 @@ class Trainer:
                     callback_list.on_train_batch_end(step - 1, logs)
                     if self.time_limit_seconds and time.monotonic() - started >= self.time_limit_seconds:
                         self.request_stop(STOP_TIME_LIMIT)
-                    if self.model.stop_training:
+                    if self._all_workers_stop(self.model.stop_training):
+                        self.request_stop(self.stop_reason or STOP_OTHER_WORKER)
                         break
                 if step >= steps_per_epoch:
                     callback_list.on_epoch_end(epoch, logs)
