@@ -141,3 +141,21 @@ def test_train_on_a_folder_resized_to_the_configured_image_shape(tmp_path):
     metadata = read_json(run_dir / "genkit.json")
     assert metadata["data"]["image_shape"] == [16, 16, 3] and metadata["data"]["label_names"] == ["blue", "red"]
     assert metadata["serving"]["signatures"]["serving_default"]["outputs"]["images"]["shape"] == [None, 16, 16, 3]
+
+
+def test_mixed_precision_and_xla_runs_write_a_float32_model(tmp_path, tiny_npz):
+    run_dir = tmp_path / "run"
+    run_genkit(
+        "train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 64, "--out", run_dir,
+        "--mixed-precision", "mixed_float16", "--jit", "--quiet", *tiny_set_flags(["train.num_sample_images=4"]),
+    )
+    metadata = read_json(run_dir / "genkit.json")
+    assert metadata["train"]["mixed_precision"] == "mixed_float16" and metadata["train"]["jit"] is True
+    assert metadata["training"]["global_steps"] == 4
+    output = run_python(
+        "import keras, numpy as np, genkit.models\n"
+        f"model = keras.saving.load_model({str(run_dir / 'model.keras')!r})\n"
+        "images = np.asarray(model.generate(**model.sample_inputs(2, 0)))\n"
+        "print(model.generator.dtype_policy.name, images.dtype, bool(np.isfinite(images).all()))\n"
+    )
+    assert output.split() == ["float32", "float32", "True"]
