@@ -143,6 +143,9 @@ def _quiet_tensorflow() -> None:
         os.dup2(saved_stderr, 2)
         os.close(devnull)
         os.close(saved_stderr)
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)  # TFDS and tf.distribute notices
 
 
 def main(argv: list[str] | None = None) -> int:
