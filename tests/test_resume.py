@@ -59,11 +59,12 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_npz):
     out = tmp_path / "run"
     command = [
         sys.executable, "-m", "genkit", "train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--batch-size", "64",
-        "--epochs", "1000", "--out", str(out), "--quiet", *tiny_set_flags(),
+        "--epochs", "100000", "--out", str(out), "--quiet", *tiny_set_flags(),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (out / "checkpoints" / "ckpt-1.index").exists():
+    # The checkpoint state file appears with the first save (ckpt-1 itself is soon rotated out).
+    while not (out / "checkpoints" / "checkpoint").exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
@@ -72,7 +73,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_npz):
     assert "received SIGTERM" in stderr
     metadata = read_json(out / "genkit.json")
     assert metadata["training"]["stop_reason"] == "signal"
-    assert 1 <= metadata["training"]["epochs_completed"] < 1000
+    assert 1 <= metadata["training"]["epochs_completed"] < 100000
     assert (out / "model.keras").is_file()
 
 
