@@ -159,6 +159,15 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
     chief = is_chief(strategy)
     if chief and not resume and run.path.exists() and any(run.path.iterdir()):
         raise UserError(f"--out {run.path}: the folder exists and is not empty; pass --resume or another --out")
+    if resume:
+        position = TrainingCheckpoint.saved_position(run.checkpoint_dir)
+        if position is None:
+            raise UserError(f"--resume {run.path}: no checkpoint to resume from in {run.checkpoint_dir}")
+        if position[0] >= train_config.epochs:
+            raise UserError(
+                f"--resume {run.path}: the run has already trained {position[0]} epochs; "
+                f"pass --epochs N with N > {position[0]} to train further"
+            )
     resolved = {"model": entry.name, "config": model_config.to_dict(), "train": train_config.to_dict()}
     if chief:
         run.path.mkdir(parents=True, exist_ok=True)
@@ -174,9 +183,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
             model.compile_for_training(model_config, seed=train_config.seed)
         checkpoint_dir = run.checkpoint_dir if chief else temporary_directory("genkit-worker-checkpoints-")
         checkpoint = TrainingCheckpoint(model, checkpoint_dir, train_config.checkpoints_to_keep, is_chief=chief)
-        initial_epoch, initial_step = checkpoint.restore_latest() if resume else (0, 0)
-        if resume and checkpoint.latest is None:
-            raise UserError(f"--resume {run.path}: no checkpoint to resume from in {run.checkpoint_dir}")
+        initial_epoch, initial_step = checkpoint.restore_latest(run.checkpoint_dir) if resume else (0, 0)
         verbose = verbose if chief else 0
         if verbose and resume:
             print(f"genkit: resuming {run.path} at epoch {initial_epoch + 1}, step {initial_step}")

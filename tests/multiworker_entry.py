@@ -13,6 +13,7 @@ result = train(
     "dcgan", overrides=set_flags, out=run_dir, dataset=f"npz:{data_path}",
     epochs=int(os.environ.get("GENKIT_TEST_EPOCHS", "1")), batch_size=32, strategy="multiworker", verbose=0,
     time_limit=float(os.environ["GENKIT_TEST_TIME_LIMIT"]) if os.environ.get("GENKIT_TEST_TIME_LIMIT") else None,
+    resume=bool(os.environ.get("GENKIT_TEST_RESUME")),
 )
 np.savez(weights_path, *result.model.generator.get_weights())
 steps = int(result.model.generator_optimizer.iterations.numpy())

@@ -99,14 +99,20 @@ def test_two_workers_train_one_model(tmp_path, tiny_npz):
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
 
 
-def test_workers_stop_together_when_one_of_them_must_stop(tmp_path, tiny_npz):
+def test_workers_stop_together_and_resume_together(tmp_path, tiny_npz):
     # Only the second worker has a time budget (spent after its first step); the chief must
     # stop after the same step, or the collective ops of the next step would hang.
     run_dir = tmp_path / "run"
     outputs = _run_two_workers(
         tmp_path, tiny_npz, run_dir,
-        extra_env=({"GENKIT_TEST_EPOCHS": "50"}, {"GENKIT_TEST_EPOCHS": "50", "GENKIT_TEST_TIME_LIMIT": "0.00001"}),
+        extra_env=({"GENKIT_TEST_EPOCHS": "2"}, {"GENKIT_TEST_EPOCHS": "2", "GENKIT_TEST_TIME_LIMIT": "0.00001"}),
     )
     assert outputs[0][:2] == ["chief", "other_worker"] and outputs[1][:2] == ["worker", "time_limit"]
     assert outputs[0][2] == outputs[1][2] == "1"
     assert read_json(run_dir / "genkit.json")["training"]["global_steps"] == 1
+
+    # Both resume from the chief's checkpoint (the other worker's own went to a temporary folder).
+    resume = {"GENKIT_TEST_EPOCHS": "2", "GENKIT_TEST_RESUME": "1"}
+    outputs = _run_two_workers(tmp_path, tiny_npz, run_dir, extra_env=(resume, resume))
+    assert outputs == [["chief", "completed", "16"], ["worker", "completed", "16"]]
+    assert read_json(run_dir / "genkit.json")["training"]["global_steps"] == 16

@@ -45,6 +45,12 @@ def test_time_limit_then_resume_continues_exactly_where_it_stopped(tmp_path, tin
     for resumed, reference in zip(_weights(stopped), _weights(straight)):
         np.testing.assert_allclose(resumed, reference, rtol=1e-5, atol=1e-6)
 
+    # Nothing left to train: a clear error, and the finished run is left as it is.
+    before = (stopped / "genkit.json").read_bytes()
+    process = _train(tiny_npz, stopped, "--resume", check=False)
+    assert process.returncode == 2 and "already trained 2 epochs; pass --epochs N with N > 2" in process.stderr
+    assert (stopped / "genkit.json").read_bytes() == before
+
 
 def test_resume_refuses_to_change_what_the_run_computes(tmp_path, tiny_npz, trained_run):
     process = run_genkit("train", "dcgan", "--resume", "--out", trained_run, "--batch-size", 32, check=False)

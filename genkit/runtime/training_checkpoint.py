@@ -33,15 +33,31 @@ class TrainingCheckpoint:
         self.is_chief = is_chief
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=max_to_keep)
 
+    @staticmethod
+    def saved_position(directory: Path) -> tuple[int, int] | None:
+        """(epoch, step_in_epoch) of the newest checkpoint in ``directory``, read without building a model."""
+        latest = tf.train.latest_checkpoint(str(directory))
+        if latest is None:
+            return None
+        reader = tf.train.load_checkpoint(latest)
+        return tuple(
+            int(reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE")) for name in ("epoch", "step_in_epoch")
+        )
+
     @property
     def latest(self) -> str | None:
         return self.manager.latest_checkpoint
 
-    def restore_latest(self) -> tuple[int, int]:
-        """Restores the newest checkpoint; returns (epoch, step_in_epoch) to continue from."""
-        if self.latest is None:
+    def restore_latest(self, directory: Path | None = None) -> tuple[int, int]:
+        """Restores the newest checkpoint (of ``directory``, by default this one's).
+
+        Returns (epoch, step_in_epoch) to continue from. Every worker of a
+        resumed multi-worker run restores from the chief's folder.
+        """
+        latest = tf.train.latest_checkpoint(str(directory or self.directory))
+        if latest is None:
             return 0, 0
-        self.checkpoint.restore(self.latest).assert_existing_objects_matched()
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
         return int(self.epoch.numpy()), int(self.step_in_epoch.numpy())
 
     def save(self, epoch: int, step_in_epoch: int) -> str:
