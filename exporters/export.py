@@ -1,0 +1,324 @@
+"""``genkit export``: a trained run to TF Serving, TFLite and ONNX, each export checked and described.
+
+Every format is written into one temporary folder beside the destination and
+moved into place only when all of them have converted and passed their
+checks: a failure leaves no partial files behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from exporters import checks, metadata, onnx as onnx_format, quality, savedmodel, tflite
+from exporters.report import folder_label, format_table
+from exporters.source import Endpoint, ExportSource
+from genkit.errors import UserError
+from genkit.runtime.atomic import write_json
+
+FORMATS = ("savedmodel", "tflite", "onnx")
+FORMAT_CHOICES = (*FORMATS, "all")
+QUANTIZATIONS = tflite.QUANTIZATIONS
+REPORT_FILE = "export_report.json"
+METADATA_FILE = "genkit.json"
+
+
+@dataclasses.dataclass
+class ExportedSignature:
+    """One signature written by a format: where, how to run it, and what it looks like read back."""
+
+    endpoint: Endpoint
+    file: str
+    path: Path
+    runner: Callable | None
+    description: dict
+    details: dict = dataclasses.field(default_factory=dict)
+    runner_error: str | None = None
+
+
+@dataclasses.dataclass
+class FormatExport:
+    format: str
+    quantize: str
+    folder: Path
+    signatures: list[ExportedSignature]
+    options: dict
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return folder_label(self.format, self.quantize)
+
+
+def _check_options(format: str, quantize: str, int8_io: bool, opset: int) -> list[str]:
+    if format not in FORMAT_CHOICES:
+        raise UserError(f"--format {format}: unknown format; allowed: {', '.join(FORMAT_CHOICES)}")
+    if quantize not in QUANTIZATIONS:
+        raise UserError(f"--quantize {quantize}: unknown quantisation; allowed: {', '.join(QUANTIZATIONS)}")
+    if quantize != "none" and format in ("savedmodel", "onnx"):
+        raise UserError(
+            f"--quantize {quantize}: {format} exports are float32; quantisation applies to --format tflite (or all)"
+        )
+    if int8_io and quantize != "int8":
+        raise UserError("--int8-io: needs --quantize int8 (int8 inputs and outputs of a full-integer model)")
+    if opset not in onnx_format.OPSETS:
+        raise UserError(
+            f"--opset {opset}: allowed ONNX opsets are {onnx_format.OPSETS.start}-{onnx_format.OPSETS.stop - 1}"
+        )
+    return list(FORMATS) if format == "all" else [format]
+
+
+def export(
+    run_dir: str | Path,
+    format: str = "all",
+    quantize: str = "none",
+    *,
+    int8_io: bool = False,
+    signature: str | None = None,
+    out: str | Path | None = None,
+    allow_flex: bool = False,
+    opset: int = onnx_format.DEFAULT_OPSET,
+    parity_samples: int = 64,
+    quality_samples: int = quality.DEFAULT_QUALITY_SAMPLES,
+    latency_batch: int = 16,
+    latency_repeats: int = 30,
+    seed: int = 0,
+    verbose: bool = True,
+) -> dict[str, Path]:
+    """Exports the run in ``run_dir``; returns ``{folder label: export folder}``.
+
+    Each export folder (``<out>/<format>[-<quantize>]/``, ``out`` defaulting
+    to ``RUN_DIR/exports``) holds the exported file(s), ``genkit.json`` and
+    ``export_report.json``. ``quantize`` applies to TFLite; with
+    ``format="all"`` the SavedModel and ONNX exports stay float32.
+    """
+    formats = _check_options(format, quantize, int8_io, opset)
+    source = ExportSource.load(run_dir)
+    out_root = Path(out) if out is not None else source.run.path / "exports"
+    if out_root.exists() and not out_root.is_dir():
+        raise UserError(f"--out {out_root}: exists and is not a folder")
+    out_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-tmp-", dir=out_root))
+    try:
+        exports = []
+        for format_name in formats:
+            format_quantize = quantize if format_name == "tflite" else "none"
+            folder = staging / folder_label(format_name, format_quantize)
+            folder.mkdir()
+            if format_name == "savedmodel":
+                exports.append(_export_savedmodel(source, folder, signature))
+            elif format_name == "tflite":
+                exports.append(
+                    _export_tflite(source, folder, staging, signature, format_quantize, int8_io, allow_flex, seed)
+                )
+            else:
+                exports.append(_export_onnx(source, folder, signature, opset))
+        reports = _check_exports(
+            source, exports, parity_samples, quality_samples, latency_batch, latency_repeats, seed
+        )
+        for export_entry, report in zip(exports, reports):
+            write_json(export_entry.folder / REPORT_FILE, report)
+            signatures = {
+                s.endpoint.name: {"file": s.file, **s.description}
+                for s in export_entry.signatures
+            }
+            document = metadata.export_document(
+                source, export_entry.format, export_entry.options, signatures, export_entry.extra
+            )
+            write_json(export_entry.folder / METADATA_FILE, document)
+        failed = [
+            (report, name, entry) for report in reports for name, entry in report["signatures"].items()
+            if entry["parity"].get("passed") is False
+        ]
+        if failed:
+            report, name, entry = failed[0]
+            raise checks.ExportCheckFailed(
+                f"{folder_label(report['format'], report['quantize'])} signature '{name}' differs from Keras by "
+                f"{entry['parity']['max_abs_error']:.3g} (tolerance {entry['parity']['tolerance']:g}); nothing written"
+            )
+        destinations = {}
+        for export_entry in exports:
+            destination = out_root / export_entry.label
+            if destination.exists():
+                os.replace(destination, staging / f"previous-{export_entry.label}")
+            os.replace(export_entry.folder, destination)
+            destinations[export_entry.label] = destination
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if verbose:
+        print(format_table(reports))
+        for label, destination in destinations.items():
+            print(f"genkit: wrote {label} export to {destination}")
+    return destinations
+
+
+def _endpoints(source: ExportSource, kind: str, signature: str | None, format_name: str) -> list[Endpoint]:
+    endpoints = source.endpoints(kind, signature)
+    if not endpoints:
+        raise UserError(f"--format {format_name}: {source.model_name} has no {kind} endpoints to export")
+    return endpoints
+
+
+def _export_savedmodel(source: ExportSource, folder: Path, signature: str | None) -> FormatExport:
+    endpoints = _endpoints(source, "serving", signature, "savedmodel")
+    version = int(source.metadata.get("serving", {}).get("version") or 1)
+    relative = f"{source.model_name}/{version}"
+    path = savedmodel.write_savedmodel(source.model, endpoints, folder / relative)
+    exported = []
+    for endpoint in endpoints:
+        exported.append(
+            ExportedSignature(
+                endpoint=endpoint, file=relative, path=path,
+                runner=savedmodel.SavedModelRunner(path, endpoint.name),
+                description=savedmodel.describe(path, endpoint.name),
+            )
+        )
+    extra = {
+        "tf_serving": {
+            "model_name": source.model_name,
+            "model_base_path": source.model_name,
+            "version": version,
+            "rest_predict": f"/v1/models/{source.model_name}:predict",
+            "signatures": [endpoint.name for endpoint in endpoints],
+        }
+    }
+    return FormatExport("savedmodel", "none", folder, exported, {"quantize": "none"}, extra)
+
+
+def _export_tflite(
+    source: ExportSource, folder: Path, staging: Path, signature, quantize: str, int8_io: bool, allow_flex: bool, seed: int
+) -> FormatExport:
+    endpoints = _endpoints(source, "edge", signature, "tflite")
+    # The converter reads a SavedModel of the edge endpoints: the file keeps their input and output names.
+    edge_dir = savedmodel.write_savedmodel(source.model, endpoints, staging / "edge-savedmodel")
+    exported = []
+    for endpoint in endpoints:
+        def calibration_inputs(index, endpoint=endpoint):
+            return source.example_inputs(endpoint, tflite.CALIBRATION_BATCH_SIZE, seed=10_000 + seed * 100 + index)
+
+        if quantize == "int8":
+            calibration_inputs(0)  # a clear error now if the model gives no example inputs
+        content = tflite.convert(edge_dir, endpoint, quantize, int8_io, allow_flex, calibration_inputs)
+        path = folder / f"{endpoint.name}{tflite.FILE_SUFFIX}"
+        path.write_bytes(content)
+        ops = tflite.op_counts(path)
+        runner, error = None, None
+        try:
+            runner = tflite.TFLiteRunner(path, endpoint.name)
+            description = tflite.describe(path, endpoint.name)
+        except Exception as exception:  # e.g. Flex ops without the Flex delegate
+            error = f"the ai-edge-litert interpreter cannot run it ({str(exception).strip().splitlines()[0][:200]})"
+            description = {"inputs": {}, "outputs": {}}
+        exported.append(
+            ExportedSignature(
+                endpoint=endpoint, file=path.name, path=path, runner=runner, description=description,
+                details={"tflite_ops": ops, "flex_ops": tflite.flex_ops(ops)}, runner_error=error,
+            )
+        )
+    options = {"quantize": quantize, "int8_io": int8_io, "allow_flex": allow_flex}
+    return FormatExport("tflite", quantize, folder, exported, options)
+
+
+def _export_onnx(source: ExportSource, folder: Path, signature: str | None, opset: int) -> FormatExport:
+    import onnx
+
+    endpoints = _endpoints(source, "edge", signature, "onnx")
+    exported = []
+    for endpoint in endpoints:
+        proto = onnx_format.convert(endpoint, opset)
+        path = folder / f"{endpoint.name}{onnx_format.FILE_SUFFIX}"
+        onnx.save(proto, str(path))
+        exported.append(
+            ExportedSignature(
+                endpoint=endpoint, file=path.name, path=path, runner=onnx_format.ONNXRunner(path),
+                description=onnx_format.describe(proto), details={"onnx_opset": onnx_format.opset_of(proto)},
+            )
+        )
+    return FormatExport("onnx", "none", folder, exported, {"quantize": "none", "opset": opset})
+
+
+def _check_exports(source, exports, parity_samples, quality_samples, latency_batch, latency_repeats, seed) -> list[dict]:
+    """Parity against Keras, quality cost of quantised files, and latency measured side by side."""
+    from genkit.runtime.run_folder import library_versions
+
+    references: dict[tuple, Any] = {}
+
+    def reference(endpoint: Endpoint):
+        key = (endpoint.name, id(endpoint.function))
+        if key not in references:
+            inputs = source.example_inputs(endpoint, parity_samples, seed)
+            references[key] = (inputs, endpoint.call(inputs))
+        return references[key]
+
+    latency = _measure_latencies(source, exports, latency_batch, latency_repeats, seed)
+    reports = []
+    for export_entry in exports:
+        signatures = {}
+        for exported in export_entry.signatures:
+            entry = {"file": exported.file, "size_bytes": checks.folder_size(exported.path), **exported.details}
+            tolerance = checks.tolerance(export_entry.format, export_entry.quantize)
+            if exported.runner is None:
+                entry["parity"] = {"tolerance": tolerance, "max_abs_error": float("nan"), "passed": None,
+                                   "skipped": exported.runner_error}
+            else:
+                inputs, expected = reference(exported.endpoint)
+                entry["parity"] = checks.parity(expected, exported.runner(inputs), tolerance)
+                if export_entry.quantize != "none":
+                    entry["quality"] = quality.export_quality(
+                        source.model, exported.endpoint.name, exported.runner, data=source.data,
+                        num_samples=quality_samples, seed=seed,
+                    )
+            measured = latency.get(exported.endpoint.name, {})
+            entry["latency_ms"] = measured
+            if measured.get("keras"):
+                entry["latency_vs_keras"] = {
+                    runtime: value / measured["keras"] for runtime, value in measured.items()
+                }
+            signatures[exported.endpoint.name] = entry
+        reports.append({
+            "format": export_entry.format,
+            "quantize": export_entry.quantize,
+            **{k: v for k, v in export_entry.options.items() if k != "quantize"},
+            "model": source.model_name,
+            "run": str(source.run.path.resolve()),
+            "parity_samples": parity_samples,
+            "seed": seed,
+            "latency": {
+                "batch_size": latency_batch,
+                "repeats": latency_repeats,
+                "statistic": "median milliseconds per call (numpy in, numpy out), every runtime measured "
+                             "interleaved in one process; keras = the endpoint as a tf.function, what predict runs",
+            },
+            "data": source.data_note or "run's training data",
+            "signatures": signatures,
+            "versions": library_versions(),
+        })
+    return reports
+
+
+def _measure_latencies(source, exports, batch_size, repeats, seed) -> dict[str, dict[str, float]]:
+    """{signature: {"keras": ms, "savedmodel": ms, "tflite": ms, "onnx": ms}} for the formats exported now."""
+    by_name: dict[str, dict] = {}
+    endpoints: dict[str, Endpoint] = {}
+    for export_entry in exports:
+        for exported in export_entry.signatures:
+            if exported.runner is None:
+                continue
+            name = exported.endpoint.name
+            endpoints.setdefault(name, exported.endpoint)
+            by_name.setdefault(name, {})[export_entry.format] = exported.runner
+    results = {}
+    for name, runners in by_name.items():
+        endpoint = endpoints[name]
+        compiled = endpoint.tf_function()
+        inputs = source.example_inputs(endpoint, batch_size, seed)
+        all_runners = {"keras": lambda values, compiled=compiled, endpoint=endpoint: endpoint.call(values, compiled)}
+        all_runners.update(runners)
+        results[name] = checks.measure_latency(all_runners, inputs, repeats=repeats)
+    return results

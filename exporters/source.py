@@ -1,0 +1,137 @@
+"""What an export reads from a run folder: the model, its endpoints, its data, and example inputs.
+
+Everything is found through the model's hooks (``serving_endpoints()``,
+``edge_endpoints()``, ``endpoint_inputs()``, ``export_metadata()``); nothing
+here knows a family by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genkit.errors import UserError
+from genkit.runtime.run_folder import RunFolder
+
+
+@dataclasses.dataclass
+class Endpoint:
+    """One exportable function: ``function(*tensors) -> {output_name: tensor}`` with a named input signature."""
+
+    name: str
+    function: Any
+    input_signature: list
+
+    @property
+    def input_names(self) -> list[str]:
+        return [spec.name for spec in self.input_signature]
+
+    def tf_function(self):
+        import tensorflow as tf
+
+        return tf.function(self.function, input_signature=self.input_signature, autograph=False)
+
+    def call(self, inputs: dict[str, np.ndarray], function=None) -> dict[str, np.ndarray]:
+        """Runs the endpoint (eagerly, or ``function``) on numpy inputs; numpy outputs."""
+        import tensorflow as tf
+
+        tensors = [tf.convert_to_tensor(inputs[spec.name], dtype=spec.dtype) for spec in self.input_signature]
+        outputs = (function or self.function)(*tensors)
+        return {key: np.asarray(value) for key, value in outputs.items()}
+
+
+@dataclasses.dataclass
+class ExportSource:
+    """A loaded run: its folder and metadata, the Keras model, and (when it can be read) its training data."""
+
+    run: RunFolder
+    metadata: dict
+    model: Any
+    data: Any = None
+    data_note: str | None = None
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "ExportSource":
+        run = RunFolder(run_dir)
+        metadata = run.read_metadata()  # a clear error for a missing, incomplete or corrupt run
+        model = run.load_model()
+        data, note = _load_training_data(run, metadata)
+        return cls(run=run, metadata=metadata, model=model, data=data, data_note=note)
+
+    @property
+    def model_name(self) -> str:
+        return self.metadata["model"]
+
+    def endpoints(self, kind: str, signature: str | None = None) -> list[Endpoint]:
+        """The model's ``serving`` or ``edge`` endpoints (only ``signature`` when given)."""
+        hook = self.model.serving_endpoints if kind == "serving" else _edge_endpoints(self.model)
+        endpoints = [Endpoint(name, function, list(spec)) for name, (function, spec) in hook().items()]
+        if signature is not None:
+            selected = [endpoint for endpoint in endpoints if endpoint.name == signature]
+            if not selected:
+                names = ", ".join(endpoint.name for endpoint in endpoints)
+                raise UserError(
+                    f"--signature {signature}: {self.model_name} has no {kind} signature of that name; "
+                    f"allowed: {names}"
+                )
+            endpoints = selected
+        return endpoints
+
+    def example_inputs(self, endpoint: Endpoint, num_samples: int, seed: int) -> dict[str, np.ndarray]:
+        """``num_samples`` example inputs of ``endpoint`` (from the run's data when the endpoint needs it)."""
+        try:
+            inputs = endpoint_inputs(self.model, endpoint, num_samples, seed, self.data)
+        except NotImplementedError:
+            raise UserError(
+                f"{self.model_name}: no example inputs for signature '{endpoint.name}' "
+                "(the model's endpoint_inputs() does not provide them), so its export cannot be checked"
+            ) from None
+        missing = [name for name in endpoint.input_names if name not in inputs]
+        if missing:
+            raise UserError(
+                f"{self.model_name}: endpoint_inputs('{endpoint.name}') lacks input '{missing[0]}'"
+            )
+        return {name: np.asarray(inputs[name]) for name in endpoint.input_names}
+
+
+def _edge_endpoints(model):
+    # ``edge_endpoints`` defaults to ``serving_endpoints`` (main's hooks); older models lack the hook.
+    return getattr(model, "edge_endpoints", model.serving_endpoints)
+
+
+def endpoint_inputs(model, endpoint: Endpoint, num_samples: int, seed: int, data=None) -> dict:
+    """The model's ``endpoint_inputs`` hook, or ``sample_inputs`` when the endpoint takes exactly those."""
+    if hasattr(model, "endpoint_inputs"):
+        return model.endpoint_inputs(endpoint.name, num_samples, seed, data=data)
+    inputs = model.sample_inputs(num_samples, seed)
+    if not set(endpoint.input_names) <= set(inputs):
+        raise NotImplementedError(endpoint.name)
+    return inputs
+
+
+def _load_training_data(run: RunFolder, metadata: dict):
+    """The run's training data (for int8 calibration and quality metrics), or None and why not."""
+    from genkit.config import TrainConfig
+    from genkit.registry import get_model_entry
+
+    entry = get_model_entry(metadata["model"])
+    try:
+        saved = run.read_config()
+        model_config = entry.config_class.from_dict(saved["config"], str(run.config_path))
+        train_config = TrainConfig.from_dict(saved["train"], f"{run.config_path} (train)")
+        if hasattr(entry.model_class, "prepare_data"):
+            data, _ = entry.model_class.prepare_data(model_config, train_config)
+        else:
+            from genkit.data import load_image_dataset
+
+            shape = model_config.image_shape
+            data = load_image_dataset(
+                train_config.dataset, train_config.data_dir,
+                image_size=tuple(shape[:2]) if shape else None, channels=shape[2] if shape else None,
+            )
+    except (UserError, KeyError) as error:
+        return None, f"training data not available here ({error})"
+    return data, None
