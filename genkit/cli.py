@@ -39,6 +39,27 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+SAMPLE_OPTIONS = ("label", "reconstruct", "prompt", "length", "temperature", "top_k", "top_p")
+EVALUATE_OPTIONS = ("features", "importance_samples")
+
+
 def _command_list(args) -> None:
     from genkit.registry import registered_models
 
@@ -61,8 +82,20 @@ def _command_train(args) -> None:
 def _command_sample(args) -> None:
     from genkit.sample import sample
 
-    images = sample(args.run_dir, args.num_samples, args.out, seed=args.seed)
-    print(f"genkit: wrote {len(images)} samples to {args.out}")
+    options = {name: getattr(args, name) for name in SAMPLE_OPTIONS if getattr(args, name) is not None}
+    samples = sample(args.run_dir, args.num_samples, args.out, seed=args.seed, **options)
+    print(f"genkit: wrote {len(samples)} samples to {args.out}")
+
+
+def _command_evaluate(args) -> None:
+    from genkit.evaluate import evaluate, format_metrics
+
+    options = {name: getattr(args, name) for name in EVALUATE_OPTIONS if getattr(args, name) is not None}
+    metrics = evaluate(
+        args.run_dir, dataset=args.dataset, data_dir=args.data_dir, num_samples=args.num_samples,
+        seed=args.seed, **options,
+    )
+    print(format_metrics(metrics))
 
 
 def _command_info(args) -> None:
@@ -109,12 +142,40 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_command_train)
 
-    sample = commands.add_parser("sample", help="generate images from a trained run")
+    sample = commands.add_parser("sample", help="generate samples from a trained run")
     sample.add_argument("run_dir", metavar="RUN_DIR")
     sample.add_argument("-n", "--num-samples", type=_positive_int, default=64, metavar="N")
-    sample.add_argument("--out", required=True, metavar="FILE", help=".npy (float32 [N,H,W,C] in [0,1]) or .png grid")
+    sample.add_argument(
+        "--out", required=True, metavar="FILE",
+        help="images: .npy (float32 [N,H,W,C] in [0,1]) or .png grid; text: .txt",
+    )
     sample.add_argument("--seed", type=int, default=0, metavar="N")
+    sample.add_argument("--label", type=int, metavar="K", help="conditional models: the class id to sample")
+    sample.add_argument(
+        "--reconstruct", metavar="IMAGES.npy", help="models with an encoder: reconstruct these images instead",
+    )
+    sample.add_argument("--prompt", metavar="TEXT", help="text models: the text to continue")
+    sample.add_argument("--length", type=_positive_int, metavar="N", help="text models: tokens to generate")
+    sample.add_argument("--temperature", type=_non_negative_float, metavar="T", help="text models: 0 is greedy")
+    sample.add_argument("--top-k", type=_positive_int, metavar="K", help="text models: sample from the K likeliest")
+    sample.add_argument(
+        "--top-p", type=_probability, metavar="P", help="text models: nucleus sampling, cumulative probability P",
+    )
     sample.set_defaults(handler=_command_sample)
+
+    evaluate = commands.add_parser("evaluate", help="measure a trained run; writes RUN_DIR/metrics.json")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--dataset", metavar="SPEC", help="evaluate against this dataset (default: the run's)")
+    evaluate.add_argument("--data-dir", metavar="DIR", help="where dataset files are (fashion_mnist, tfds)")
+    evaluate.add_argument("-n", "--num-samples", type=_positive_int, metavar="N", help="samples to generate")
+    evaluate.add_argument("--seed", type=int, default=0, metavar="N")
+    evaluate.add_argument(
+        "--features", metavar="NAME", help="image feature extractor: fashion_mnist (default) or inception",
+    )
+    evaluate.add_argument(
+        "--importance-samples", type=_positive_int, metavar="K", help="VAEs: importance samples per image for the NLL",
+    )
+    evaluate.set_defaults(handler=_command_evaluate)
 
     info = commands.add_parser("info", help="show what a run is: model, config, data, metrics, versions")
     info.add_argument("run_dir", metavar="RUN_DIR")

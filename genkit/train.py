@@ -124,36 +124,16 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
 
     import keras
 
-    from genkit.data import image_pipeline, load_image_dataset
-    from genkit.data.image_pipeline import scale_description
     from genkit.runtime.atomic import temporary_directory
-    from genkit.runtime.callbacks import MetricsHistory, SampleGrid
+    from genkit.runtime.callbacks import MetricsHistory
     from genkit.runtime.trainer import Trainer
     from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
-    shape = model_config.image_shape
-    # A folder of images is resized to the model's image size when the config fixes one.
-    data = load_image_dataset(
-        train_config.dataset, train_config.data_dir,
-        image_size=tuple(shape[:2]) if shape else None, channels=shape[2] if shape else None,
-    )
-    if model_config.image_shape is None:
-        model_config = model_config.replace("data", image_shape=list(data.image_shape))
-    elif tuple(model_config.image_shape) != tuple(data.image_shape):
-        raise UserError(
-            f"--dataset {train_config.dataset}: images are {list(data.image_shape)} but the config's "
-            f"image_shape is {list(model_config.image_shape)}"
-        )
+    data, model_config = entry.model_class.prepare_data(model_config, train_config)
     replicas = strategy.num_replicas_in_sync
     if train_config.batch_size % replicas:
         raise UserError(
             f"--batch-size {train_config.batch_size}: must be divisible by the {replicas} replicas of the strategy"
-        )
-    steps_per_epoch = len(data.train_images) // train_config.batch_size
-    if steps_per_epoch == 0:
-        raise UserError(
-            f"--batch-size {train_config.batch_size}: exceeds the {len(data.train_images)} training images "
-            f"of {data.name}"
         )
 
     chief = is_chief(strategy)
@@ -169,10 +149,6 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
                 f"pass --epochs N with N > {position[0]} to train further"
             )
     resolved = {"model": entry.name, "config": model_config.to_dict(), "train": train_config.to_dict()}
-    if chief:
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.metadata_path.unlink(missing_ok=True)  # in progress again: incomplete until finalized
-        run.write_config(resolved)
 
     policy = "float32" if train_config.mixed_precision == "none" else train_config.mixed_precision
     keras.mixed_precision.set_dtype_policy(policy)
@@ -181,6 +157,19 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         with strategy.scope():
             model = entry.model_class.from_hyperparameters(model_config)
             model.compile_for_training(model_config, seed=train_config.seed)
+
+        def make_dataset(epoch: int):
+            return model.training_dataset(data, train_config.batch_size, train_config.seed * 1000 + epoch)
+
+        # Checked before the run folder is written: a bad value leaves nothing behind.
+        steps_per_epoch = int(make_dataset(0).cardinality())
+        if steps_per_epoch < 1:
+            raise UserError(f"--batch-size {train_config.batch_size}: larger than the training set of {data.name}")
+        if chief:
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.metadata_path.unlink(missing_ok=True)  # in progress again: incomplete until finalized
+            run.write_config(resolved)
+
         checkpoint_dir = run.checkpoint_dir if chief else temporary_directory("genkit-worker-checkpoints-")
         checkpoint = TrainingCheckpoint(model, checkpoint_dir, train_config.checkpoints_to_keep, is_chief=chief)
         initial_epoch, initial_step = checkpoint.restore_latest(run.checkpoint_dir) if resume else (0, 0)
@@ -191,16 +180,10 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         callbacks = []
         if chief:
             callbacks = [
-                SampleGrid(model.sample_inputs(train_config.num_sample_images, train_config.seed), run.samples_dir),
+                *model.training_callbacks(run, train_config.num_sample_images, train_config.seed),
                 MetricsHistory(run.history_path),
                 keras.callbacks.TensorBoard(str(run.logs_dir), write_graph=False, update_freq="epoch"),
             ]
-
-        def make_dataset(epoch: int):
-            return image_pipeline(
-                data.train_images, batch_size=train_config.batch_size,
-                shuffle_seed=train_config.seed * 1000 + epoch, scale=model.data_scale,
-            )
 
         trainer = Trainer(
             model, strategy, checkpoint, jit=train_config.jit,
@@ -225,7 +208,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
                 ),
                 "strategy": describe_strategy(strategy),
             }
-            _finalize(entry, model_config, train_config, run, model, data, scale_description(model.data_scale), training, resolved)
+            _finalize(entry, model_config, train_config, run, model, data, training, resolved)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
     if verbose and chief:
@@ -233,12 +216,9 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
     return TrainingResult(run_dir=run.path, model=model, stop_reason=stop_reason, is_chief=chief)
 
 
-def _finalize(entry, model_config, train_config, run: RunFolder, model, data, scaling, training, resolved) -> None:
-    """Writes model.keras, the serving SavedModel, a final grid and, last, genkit.json."""
+def _finalize(entry, model_config, train_config, run: RunFolder, model, data, training, resolved) -> None:
+    """Writes model.keras, the serving SavedModel, final samples and, last, genkit.json."""
     import keras
-    import numpy as np
-
-    from genkit.image_grid import image_grid, write_png
 
     # A float32 copy on the default strategy: independent of how training ran.
     keras.mixed_precision.set_dtype_policy("float32")
@@ -247,8 +227,8 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, sc
     run.save_model(final)
     version = run.next_serving_version()
     serving_path = run.export_serving(final, version)
-    sample_inputs = final.sample_inputs(train_config.num_sample_images, train_config.seed)
-    write_png(run.path / "samples.png", image_grid(np.asarray(final.generate(**sample_inputs))))
+    samples_file = final.final_samples_file
+    final.write_samples(run.path / samples_file, final.generate_samples(train_config.num_sample_images, train_config.seed))
 
     records = json.loads(run.history_path.read_text()) if run.history_path.is_file() else []
     final_metrics = {k: v for k, v in (records[-1] if records else {}).items() if k not in ("epoch", "seconds")}
@@ -261,11 +241,11 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, sc
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": resolved["config"],
         "train": resolved["train"],
-        "data": {**data.spec(), "scaling": scaling},
+        "data": {**data.spec(), **final.preprocessing_description()},
         "files": {
             "model": "model.keras",
             "serving": str(serving_path.relative_to(run.path)),
-            "samples": "samples.png",
+            "samples": samples_file,
             "history": "history.json",
             "checkpoints": "checkpoints",
             "logs": "logs",

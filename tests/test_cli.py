@@ -113,6 +113,23 @@ def test_user_errors_are_one_line_with_exit_status_2(tmp_path, tiny_npz, trained
     _assert_user_error(run_genkit("sample", tmp_path / "no-run", "--out", tmp_path / "x.npy", check=False), "no such run folder")
     _assert_user_error(run_genkit("sample", trained_run, "--out", tmp_path / "x.gif", check=False), ".gif", ".npy, .png")
     _assert_user_error(run_genkit("info", tmp_path, check=False), "incomplete run")
+    assert not (tmp_path / "r2").exists(), "a rejected --batch-size left a run folder behind"
+
+
+def test_sampling_options_a_model_does_not_take_are_one_line_errors(trained_run, tmp_path):
+    out = tmp_path / "x.npy"
+    _assert_user_error(
+        run_genkit("sample", trained_run, "--label", 3, "--out", out, check=False), "--label", "not a conditional model"
+    )
+    _assert_user_error(
+        run_genkit("sample", trained_run, "--prompt", "In the beginning", "--out", out, check=False), "--prompt"
+    )
+    _assert_user_error(
+        run_genkit("sample", trained_run, "--reconstruct", tmp_path / "x.npy", "--out", out, check=False),
+        "--reconstruct", "no encoder",
+    )
+    _assert_user_error(run_genkit("sample", trained_run, "--top-p", 1.5, "--out", out, check=False), "--top-p")
+    assert not out.exists()
 
 
 def test_existing_run_folder_is_never_overwritten(trained_run, tiny_npz):

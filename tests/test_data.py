@@ -242,7 +242,7 @@ def test_pipeline_scaling_batches_and_seeded_order():
     assert not np.array_equal(order(1), order(2))
     labelled = next(iter(image_pipeline(images, np.arange(10), batch_size=3)))
     assert labelled[1].dtype == "int32"
-    with pytest.raises(UserError, match="batch size 11 exceeds the 10 training images"):
+    with pytest.raises(UserError, match="--batch-size 11: exceeds the 10 training images"):
         image_pipeline(images, batch_size=11)
     with pytest.raises(ValueError, match="Received: scale='sigmoid'"):
         scale_description("sigmoid")

@@ -42,7 +42,7 @@ def image_pipeline(
     """
     scale_description(scale)
     if drop_remainder and batch_size > len(images):
-        raise UserError(f"batch size {batch_size} exceeds the {len(images)} training images")
+        raise UserError(f"--batch-size {batch_size}: exceeds the {len(images)} training images")
     if labels is None:
         dataset = tf.data.Dataset.from_tensor_slices(images)
         dataset = dataset.map(lambda x: scale_images(x, scale), num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,0 +1,13 @@
+"""Tiny configs of every registered model for the shared family harness (tests/test_families.py).
+
+``set``: ``--set`` items that make the model tiny; ``dataset``: which tiny data set fixture it trains on
+("npz": 256 labelled Fashion-MNIST images, the ``tiny_npz`` fixture; "text": the ``tiny_text`` fixture).
+Every registered model must have an entry: the harness fails for one that has none.
+"""
+
+FAMILY_CONFIGS = {
+    "dcgan": {
+        "set": ["latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]"],
+        "dataset": "npz",
+    },
+}

@@ -1,0 +1,130 @@
+"""The shared harness: every registered model trains, changes every network, reloads in a fresh process with
+identical outputs, trains through the CLI on two mirrored devices, and serves every signature."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_genkit, run_python
+from family_configs import FAMILY_CONFIGS
+from genkit.config import TrainConfig, parse_overrides
+from genkit.registry import get_model_entry, registered_models
+
+MODEL_NAMES = [entry.name for entry in registered_models()]
+BATCH_SIZE = 32
+
+
+def _dataset_spec(request, name: str) -> str:
+    if name not in FAMILY_CONFIGS:
+        pytest.fail(f"model '{name}' has no entry in tests/family_configs.py")
+    kind = FAMILY_CONFIGS[name]["dataset"]
+    return f"{kind}:{request.getfixturevalue(f'tiny_{kind}')}"
+
+
+def _set_flags(name: str) -> list[str]:
+    return [flag for item in FAMILY_CONFIGS[name]["set"] for flag in ("--set", item)]
+
+
+def _build(request, name: str):
+    entry = get_model_entry(name)
+    train_config = TrainConfig.from_dict({"dataset": _dataset_spec(request, name), "batch_size": BATCH_SIZE})
+    model_config = entry.config_class.from_dict(parse_overrides(FAMILY_CONFIGS[name]["set"]))
+    data, model_config = entry.model_class.prepare_data(model_config, train_config)
+    keras.utils.set_random_seed(0)
+    model = entry.model_class.from_hyperparameters(model_config)
+    model.compile_for_training(model_config, seed=0)
+    return model, data
+
+
+def _networks(model):
+    return {
+        key: network for key, network in model.checkpoint_objects().items()
+        if isinstance(network, keras.Model) and network.trainable_variables
+    }
+
+
+def _endpoint_outputs(model, inputs_by_endpoint):
+    outputs = {}
+    for endpoint, (function, signature) in model.serving_endpoints().items():
+        result = function(*[tf.constant(inputs_by_endpoint[endpoint][spec.name]) for spec in signature])
+        outputs.update({f"{endpoint}/{key}": np.asarray(value) for key, value in result.items()})
+    return outputs
+
+
+def _all_endpoint_inputs(model, data):
+    return {name: model.endpoint_inputs(name, 3, seed=1, data=data) for name in model.serving_endpoints()}
+
+
+def _save_inputs(path, inputs_by_endpoint):
+    np.savez(path, **{f"{e}/{k}": v for e, inputs in inputs_by_endpoint.items() for k, v in inputs.items()})
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_one_step_changes_every_network_and_model_keras_reloads_in_a_fresh_process(request, tmp_path, name):
+    model, data = _build(request, name)
+    networks = _networks(model)
+    assert networks, f"{name}: no trainable network in checkpoint_objects()"
+    before = {key: [v.numpy() for v in network.trainable_variables] for key, network in networks.items()}
+    batch = next(iter(model.training_dataset(data, BATCH_SIZE, shuffle_seed=0)))
+    logs = model.train_step(batch)
+    assert logs and all(np.isfinite(float(value)) for value in logs.values()), logs
+    for key, network in networks.items():
+        unchanged = [
+            variable.path for old, variable in zip(before[key], network.trainable_variables)
+            if np.array_equal(old, variable.numpy())
+        ]
+        assert not unchanged, f"{name}: one train step left {key} variables unchanged: {unchanged}"
+
+    model.save(tmp_path / "model.keras")
+    inputs = _all_endpoint_inputs(model, data)
+    _save_inputs(tmp_path / "inputs.npz", inputs)
+    expected = _endpoint_outputs(model, inputs)
+    run_python(
+        "import keras, numpy as np, tensorflow as tf, genkit.models\n"
+        f"model = keras.saving.load_model({str(tmp_path / 'model.keras')!r})\n"
+        f"saved = np.load({str(tmp_path / 'inputs.npz')!r})\n"
+        "outputs = {}\n"
+        "for endpoint, (function, signature) in model.serving_endpoints().items():\n"
+        "    result = function(*[tf.constant(saved[f'{endpoint}/{spec.name}']) for spec in signature])\n"
+        "    outputs.update({f'{endpoint}/{k}': np.asarray(v) for k, v in result.items()})\n"
+        f"np.savez({str(tmp_path / 'outputs.npz')!r}, **outputs)\n"
+    )
+    reloaded = np.load(tmp_path / "outputs.npz")
+    assert sorted(reloaded.files) == sorted(expected)
+    for key, value in expected.items():
+        if value.dtype.kind in "fc":
+            np.testing.assert_allclose(reloaded[key], value, atol=1e-5, err_msg=f"{name} {key}")
+        else:
+            np.testing.assert_array_equal(reloaded[key], value, err_msg=f"{name} {key}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_trains_on_two_mirrored_devices_and_every_serving_signature_runs(request, tmp_path, name):
+    run_dir = tmp_path / "run"
+    run_genkit(
+        "train", name, "--dataset", _dataset_spec(request, name), "--epochs", 1, "--batch-size", BATCH_SIZE,
+        "--devices", 2, "--out", run_dir, "--quiet", *_set_flags(name),
+    )
+    import genkit.models  # noqa: F401
+
+    model = keras.saving.load_model(run_dir / "model.keras")
+    data = type(model).prepare_data(
+        get_model_entry(name).config_class.from_dict(parse_overrides(FAMILY_CONFIGS[name]["set"])),
+        TrainConfig.from_dict({"dataset": _dataset_spec(request, name)}),
+    )[0]
+    inputs = _all_endpoint_inputs(model, data)
+    expected = _endpoint_outputs(model, inputs)
+    serving = tf.saved_model.load(str(run_dir / "serving" / "1"))
+    assert sorted(serving.signatures) == sorted(model.serving_endpoints())
+    for endpoint, signature in serving.signatures.items():
+        result = signature(**{key: tf.constant(value) for key, value in inputs[endpoint].items()})
+        for key, value in result.items():
+            reference = expected[f"{endpoint}/{key}"]
+            if reference.dtype.kind in "fc":
+                np.testing.assert_allclose(np.asarray(value), reference, atol=1e-5, err_msg=f"{name} {endpoint}/{key}")
+            else:
+                np.testing.assert_array_equal(np.asarray(value), reference, err_msg=f"{name} {endpoint}/{key}")
