@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from genkit.errors import ExportCheckFailed
+
 # Largest absolute difference from Keras a float export may have, per (format, quantisation).
 # Dynamic-range and int8 files are judged by their cost in the task's metric (quality), not by a bound.
 TOLERANCES = {
@@ -15,10 +17,6 @@ TOLERANCES = {
     ("tflite", "none"): 1e-4,
     ("tflite", "float16"): 1e-2,
 }
-
-
-class ExportCheckFailed(RuntimeError):
-    """An exported file disagrees with the Keras model beyond the stated tolerance."""
 
 
 def tolerance(format_name: str, quantize: str) -> float | None:

@@ -67,7 +67,7 @@ class ExportSource:
 
     def endpoints(self, kind: str, signature: str | None = None) -> list[Endpoint]:
         """The model's ``serving`` or ``edge`` endpoints (only ``signature`` when given)."""
-        hook = self.model.serving_endpoints if kind == "serving" else _edge_endpoints(self.model)
+        hook = self.model.serving_endpoints if kind == "serving" else self.model.edge_endpoints
         endpoints = [Endpoint(name, function, list(spec)) for name, (function, spec) in hook().items()]
         if signature is not None:
             selected = [endpoint for endpoint in endpoints if endpoint.name == signature]
@@ -83,7 +83,7 @@ class ExportSource:
     def example_inputs(self, endpoint: Endpoint, num_samples: int, seed: int) -> dict[str, np.ndarray]:
         """``num_samples`` example inputs of ``endpoint`` (from the run's data when the endpoint needs it)."""
         try:
-            inputs = endpoint_inputs(self.model, endpoint, num_samples, seed, self.data)
+            inputs = self.model.endpoint_inputs(endpoint.name, num_samples, seed, data=self.data)
         except NotImplementedError:
             raise UserError(
                 f"{self.model_name}: no example inputs for signature '{endpoint.name}' "
@@ -97,21 +97,6 @@ class ExportSource:
         return {name: np.asarray(inputs[name]) for name in endpoint.input_names}
 
 
-def _edge_endpoints(model):
-    # ``edge_endpoints`` defaults to ``serving_endpoints`` (main's hooks); older models lack the hook.
-    return getattr(model, "edge_endpoints", model.serving_endpoints)
-
-
-def endpoint_inputs(model, endpoint: Endpoint, num_samples: int, seed: int, data=None) -> dict:
-    """The model's ``endpoint_inputs`` hook, or ``sample_inputs`` when the endpoint takes exactly those."""
-    if hasattr(model, "endpoint_inputs"):
-        return model.endpoint_inputs(endpoint.name, num_samples, seed, data=data)
-    inputs = model.sample_inputs(num_samples, seed)
-    if not set(endpoint.input_names) <= set(inputs):
-        raise NotImplementedError(endpoint.name)
-    return inputs
-
-
 def _load_training_data(run: RunFolder, metadata: dict):
     """The run's training data (for int8 calibration and quality metrics), or None and why not."""
     from genkit.config import TrainConfig
@@ -122,16 +107,7 @@ def _load_training_data(run: RunFolder, metadata: dict):
         saved = run.read_config()
         model_config = entry.config_class.from_dict(saved["config"], str(run.config_path))
         train_config = TrainConfig.from_dict(saved["train"], f"{run.config_path} (train)")
-        if hasattr(entry.model_class, "prepare_data"):
-            data, _ = entry.model_class.prepare_data(model_config, train_config)
-        else:
-            from genkit.data import load_image_dataset
-
-            shape = model_config.image_shape
-            data = load_image_dataset(
-                train_config.dataset, train_config.data_dir,
-                image_size=tuple(shape[:2]) if shape else None, channels=shape[2] if shape else None,
-            )
+        data, _ = entry.model_class.prepare_data(model_config, train_config)
     except (UserError, KeyError) as error:
         return None, f"training data not available here ({error})"
     return data, None

@@ -7,7 +7,7 @@ import os
 import sys
 
 from genkit.config import MIXED_PRECISION_POLICIES, STRATEGIES
-from genkit.errors import TrainingDiverged, UserError
+from genkit.errors import ExportCheckFailed, TrainingDiverged, UserError
 
 EXIT_USER_ERROR = 2
 
@@ -58,6 +58,9 @@ def _probability(text: str) -> float:
 
 SAMPLE_OPTIONS = ("label", "reconstruct", "prompt", "length", "temperature", "top_k", "top_p")
 EVALUATE_OPTIONS = ("features", "importance_samples")
+# exporters.FORMAT_CHOICES and exporters.QUANTIZATIONS (not imported here: the parser stays free of TensorFlow).
+EXPORT_FORMATS = ("savedmodel", "tflite", "onnx", "all")
+EXPORT_QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
 
 def _command_list(args) -> None:
@@ -96,6 +99,15 @@ def _command_evaluate(args) -> None:
         seed=args.seed, **options,
     )
     print(format_metrics(metrics))
+
+
+def _command_export(args) -> None:
+    from exporters import export
+
+    export(
+        args.run_dir, format=args.format, quantize=args.quantize, int8_io=args.int8_io,
+        signature=args.signature, out=args.out, allow_flex=args.allow_flex, opset=args.opset,
+    )
 
 
 def _command_info(args) -> None:
@@ -177,6 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=_command_evaluate)
 
+    export = commands.add_parser(
+        "export", help="export a trained run to TF Serving, TFLite or ONNX (checked, with a report)"
+    )
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--format", choices=EXPORT_FORMATS, default="all", help="default: all")
+    export.add_argument(
+        "--quantize", choices=EXPORT_QUANTIZATIONS, default="none",
+        help="TFLite: float16, dynamic-range or full-integer int8 (calibrated on the run's data)",
+    )
+    export.add_argument("--int8-io", action="store_true", help="with --quantize int8: int8 inputs and outputs")
+    export.add_argument("--signature", metavar="NAME", help="export only this signature")
+    export.add_argument(
+        "--out", metavar="DIR", help="where the <format>[-<quantize>]/ folders go (default RUN_DIR/exports)",
+    )
+    export.add_argument(
+        "--allow-flex", action="store_true", help="TFLite: allow TensorFlow (Flex) ops instead of failing",
+    )
+    export.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset, 13-18 (default 17)")
+    export.set_defaults(handler=_command_export)
+
     info = commands.add_parser("info", help="show what a run is: model, config, data, metrics, versions")
     info.add_argument("run_dir", metavar="RUN_DIR")
     info.add_argument("--json", action="store_true", help="print genkit.json as it is")
@@ -217,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"genkit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except ExportCheckFailed as error:
+        print(f"genkit {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except TrainingDiverged as error:
         print(f"genkit {args.command}: {error}", file=sys.stderr)
         return 1

@@ -12,3 +12,7 @@ class UserError(Exception):
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class ExportCheckFailed(RuntimeError):
+    """An exported file disagrees with the Keras model beyond its format's stated tolerance; nothing is written."""

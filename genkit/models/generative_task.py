@@ -232,6 +232,22 @@ class GenerativeTask(keras.Model):
         """Extra JSON an exported model's genkit.json carries (e.g. a vocabulary)."""
         return {}
 
+    def export_quality(self, endpoint: str, run_export, data=None, num_samples: int = 1000, seed: int = 0) -> dict:
+        """What an exported (quantised) endpoint costs in this task's own metric, against Keras.
+
+        ``run_export({input_name: array}) -> {output_name: array}`` runs the
+        exported file; compare it with this model on the same
+        ``endpoint_inputs(endpoint, num_samples, seed, data)``. The default
+        scores image outputs: FID/KID/precision/recall of both sides against
+        the run's test images, with export-minus-Keras deltas. Families with
+        other outputs override (text: bits-per-character delta, greedy-text
+        agreement). A ``"summary"`` string in the result is what ``genkit export``
+        prints in its table (the default prints the FID/KID deltas).
+        """
+        from genkit.export_quality import image_quality_delta
+
+        return image_quality_delta(self, endpoint, run_export, data=data, num_samples=num_samples, seed=seed)
+
 
 def describe_endpoints(endpoints: dict) -> dict:
     """``{name: {"inputs": {...}, "outputs": {...}}}`` with dtypes and shapes (batch dimension None)."""

@@ -1,0 +1,102 @@
+"""What a quantised export costs in an image model's own metric: FID/KID of the export's images vs Keras'.
+
+The default of :meth:`GenerativeTask.export_quality`; families whose outputs
+are not images (text step models, encoders) override that hook.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_QUALITY_SAMPLES = 1000
+
+
+def run_in_batches(function, inputs: dict[str, np.ndarray], batch_size: int = 250) -> dict[str, np.ndarray]:
+    """``function({name: rows})`` over row slices of ``inputs``; outputs concatenated."""
+    count = len(next(iter(inputs.values())))
+    parts = [
+        function({name: value[start : start + batch_size] for name, value in inputs.items()})
+        for start in range(0, count, batch_size)
+    ]
+    return {name: np.concatenate([np.asarray(part[name]) for part in parts]) for name in parts[0]}
+
+
+def endpoint_runner(model, endpoint: str):
+    """A numpy-in, numpy-out runner of one of ``model``'s edge or serving endpoints (Keras, eager)."""
+    import tensorflow as tf
+
+    function, signature = {**model.serving_endpoints(), **model.edge_endpoints()}[endpoint]
+
+    def run(inputs):
+        outputs = function(*[tf.convert_to_tensor(inputs[spec.name], dtype=spec.dtype) for spec in signature])
+        return {name: np.asarray(value) for name, value in outputs.items()}
+
+    return run
+
+
+def is_image_batch(array: np.ndarray) -> bool:
+    return array.ndim == 4 and array.dtype.kind == "f" and array.shape[-1] in (1, 3, 4)
+
+
+def reference_images(data):
+    """The run's held-out images as float32 [N, H, W, C] in [0, 1] (test split, else training split)."""
+    for split in ("test", "train"):
+        images = getattr(data, f"{split}_images", None)
+        if images is not None and len(images):
+            return np.asarray(images, np.float32) / 255.0, split
+    return None, None
+
+
+def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples: int = DEFAULT_QUALITY_SAMPLES,
+                        seed: int = 0, features: str = "fashion_mnist") -> dict:
+    """For each image output: FID, KID, precision and recall of Keras' and of the export's images.
+
+    Both generate from the same ``endpoint_inputs(endpoint, num_samples,
+    seed, data)`` and are compared with the run's test images; each
+    ``*_delta`` is export minus Keras (FID/KID: positive = the export is worse).
+    """
+    try:
+        inputs = model.endpoint_inputs(endpoint, num_samples, seed, data=data)
+    except NotImplementedError:
+        return {"skipped": f"no example inputs for '{endpoint}'"}
+    keras_outputs = run_in_batches(endpoint_runner(model, endpoint), inputs)
+    export_outputs = run_in_batches(run_export, inputs)
+    image_outputs = sorted(name for name, value in keras_outputs.items() if is_image_batch(value))
+    if not image_outputs:
+        return {"skipped": f"no task metric for outputs {sorted(keras_outputs)} (not images)"}
+    reference, split = reference_images(data)
+    if reference is None:
+        return {"skipped": "the run's images are not available here (no reference for FID/KID)"}
+    try:
+        from genkit.evaluation import image_generation_metrics, load_feature_extractor
+    except ImportError:
+        return {"skipped": "genkit.evaluation (FID/KID) is not available in this genkit"}
+    extractor = load_feature_extractor(name=features)
+    result = {
+        "metric": "fid_kid",
+        "features": features,
+        "num_samples": int(len(next(iter(inputs.values())))),
+        "reference": f"{getattr(data, 'name', 'data')} {split} split ({len(reference)} images)",
+        "outputs": {},
+    }
+    for name in image_outputs:
+        if keras_outputs[name].shape[1:] != reference.shape[1:]:
+            result["outputs"][name] = {"skipped": f"shape {list(keras_outputs[name].shape[1:])} differs from the data's"}
+            continue
+        measured = {
+            side: image_generation_metrics(np.clip(outputs[name], 0.0, 1.0), reference, extractor, seed=seed)
+            for side, outputs in (("keras", keras_outputs), ("export", export_outputs))
+        }
+        entry = {side: _numbers(values) for side, values in measured.items()}
+        for key in ("fid", "kid", "precision", "recall"):
+            if key in entry["keras"] and key in entry["export"]:
+                entry[f"{key}_delta"] = entry["export"][key] - entry["keras"][key]
+        result["outputs"][name] = entry
+    return result
+
+
+def _numbers(metrics: dict) -> dict:
+    return {
+        key: float(value) for key, value in metrics.items()
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    }
