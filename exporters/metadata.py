@@ -28,9 +28,22 @@ def describe_sampling(model, endpoint) -> dict[str, dict]:
         drawn = [(seed, model.sample_inputs(3, seed)) for seed in (0, 1, 7)]
     except NotImplementedError:
         return described
+    num_classes = getattr(model, "num_classes", None)
     for spec in endpoint.input_signature:
         name = spec.name
-        if spec.dtype.name != "float32" or not all(name in inputs for _, inputs in drawn):
+        if not all(name in inputs for _, inputs in drawn):
+            continue
+        if spec.dtype.is_integer and num_classes:
+            count = 2 * int(num_classes) + 1
+            if np.array_equal(np.asarray(model.sample_inputs(count, 0)[name]), np.arange(count) % num_classes):
+                described[name] = {
+                    "distribution": "class_cycle",
+                    "numpy": f"(np.arange(n) % {num_classes}).astype('int32')",
+                    "num_classes": int(num_classes),
+                    "note": "genkit's default class ids: the classes in turn; pass one class id to generate it",
+                }
+            continue
+        if spec.dtype.name != "float32":
             continue
         shape = tuple(np.asarray(drawn[0][1][name]).shape[1:])
         if all(
