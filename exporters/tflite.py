@@ -44,6 +44,7 @@ def convert(
     ops = [builtin]
     if allow_flex:
         ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+        converter._experimental_lower_tensor_list_ops = False  # keep TensorList ops (RNNs) as Flex ops
     if quantize == "int8" and allow_flex:
         ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
     converter.target_spec.supported_ops = ops
@@ -72,9 +73,10 @@ def convert(
             return converter.convert()
     except Exception as error:  # ConverterError and the calibrator's errors
         message = str(error)
-        flex_ops = _named_ops(message, "TF Select ops:")
+        flex_ops = sorted(set(_named_ops(message, "TF Select ops:")) | set(_illegal_ops(message)))
         custom_ops = _named_ops(message, "Custom ops:")
         if flex_ops and not allow_flex:
+            flex_ops = _all_flex_ops(saved_model_dir, endpoint) or flex_ops
             raise UserError(
                 f"--format tflite: signature '{endpoint.name}' needs TensorFlow (Flex) ops not in the builtin "
                 f"TFLite op set: {', '.join(flex_ops)}; pass --allow-flex to export it anyway (the app then needs "
@@ -89,6 +91,20 @@ def convert(
             f"--format tflite --quantize {quantize}: signature '{endpoint.name}' cannot be converted "
             f"({last_line.strip()[:300]})"
         ) from None
+
+
+def _all_flex_ops(saved_model_dir, endpoint) -> list[str]:
+    """Every TensorFlow op the graph keeps when Flex is allowed (the builtin-only error names only the first)."""
+    try:
+        content = convert(saved_model_dir, endpoint, allow_flex=True)
+    except UserError:
+        return []
+    return [name.removeprefix("Flex") for name in flex_ops(op_counts(content))]
+
+
+def _illegal_ops(message: str) -> list[str]:
+    # Ops the builtin set cannot express, e.g. the TensorList ops of a whole-sequence Keras LSTM.
+    return re.findall(r"failed to legalize operation 'tf\.(\w+)'", message)
 
 
 def _named_ops(message: str, marker: str) -> list[str]:

@@ -81,3 +81,15 @@ def trained_run(tmp_path_factory, tiny_npz) -> Path:
         "--out", run_dir, "--quiet", *tiny_set_flags(["train.num_sample_images=16"]),
     )
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def dcgan_exports(tmp_path_factory, trained_run) -> Path:
+    """``trained_run`` exported once to every format (float32) and to int8 TFLite; read-only for the tests."""
+    import exporters
+
+    out = tmp_path_factory.mktemp("exports")
+    options = dict(out=out, verbose=False, parity_samples=16, quality_samples=200, latency_repeats=3)
+    exporters.export(trained_run, "all", **options)
+    exporters.export(trained_run, "tflite", "int8", **options)
+    return out
