@@ -1,0 +1,170 @@
+"""The edge apps run exported models in an environment without TensorFlow and reproduce genkit's samples.
+
+They run in the virtual environment ``.venv-apps`` at the repository root
+(numpy, Pillow, ai-edge-litert, onnxruntime: ``apps/requirements.txt``),
+which CI creates with::
+
+    python3 -m venv .venv-apps && .venv-apps/bin/pip install -q -r apps/requirements.txt
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_genkit
+
+REPO = Path(__file__).resolve().parent.parent
+APPS = REPO / "apps"
+APPS_PYTHON = REPO / ".venv-apps" / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def apps_python() -> Path:
+    if not APPS_PYTHON.exists():
+        pytest.skip(
+            "no .venv-apps (create it: python3 -m venv .venv-apps && "
+            ".venv-apps/bin/pip install -q -r apps/requirements.txt)"
+        )
+    probe = subprocess.run(
+        [str(APPS_PYTHON), "-c", "import importlib.util as u; print(u.find_spec('tensorflow') is None)"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert probe.stdout.strip() == "True", ".venv-apps must not have TensorFlow: the apps are tested without it"
+    return APPS_PYTHON
+
+
+def run_app(python: Path, app: str, *args, check=True, cwd=None):
+    process = subprocess.run(
+        [str(python), str(APPS / app), *map(str, args)], capture_output=True, text=True, timeout=300,
+        cwd=cwd, env={"PATH": "/usr/bin:/bin"},  # no PYTHONPATH: genkit is not importable
+    )
+    if check and process.returncode != 0:
+        raise AssertionError(f"{app} exited {process.returncode}\nstderr:\n{process.stderr[-3000:]}")
+    return process
+
+
+@pytest.mark.parametrize("export, runtime", [("tflite", "litert"), ("onnx", "onnx"), ("onnx", None)])
+def test_generate_images_equals_genkit_sample_for_the_same_seed(apps_python, dcgan_exports, trained_run, tmp_path, export, runtime):
+    runtime_flag = ["--runtime", runtime] if runtime else []
+    run_app(apps_python, "generate_images.py", dcgan_exports / export, "--out", tmp_path / "app.npy",
+            "-n", 9, "--seed", 5, *runtime_flag)
+    run_genkit("sample", trained_run, "-n", 9, "--seed", 5, "--out", tmp_path / "genkit.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "app.npy"), np.load(tmp_path / "genkit.npy"), atol=1e-4)
+
+    run_app(apps_python, "generate_images.py", dcgan_exports / export, "--out", tmp_path / "app.png",
+            "-n", 9, "--seed", 5, *runtime_flag)
+    run_genkit("sample", trained_run, "-n", 9, "--seed", 5, "--out", tmp_path / "genkit.png")
+    from PIL import Image
+
+    app_grid = np.asarray(Image.open(tmp_path / "app.png"), np.int16)
+    genkit_grid = np.asarray(Image.open(tmp_path / "genkit.png"), np.int16).reshape(app_grid.shape)
+    assert np.abs(app_grid - genkit_grid).max() <= 1  # float32 rounding at a pixel-level boundary at most
+
+
+def test_generate_images_runs_an_int8_export(apps_python, dcgan_exports, trained_run, tmp_path):
+    run_app(apps_python, "generate_images.py", dcgan_exports / "tflite-int8", "--out", tmp_path / "app.npy",
+            "-n", 8, "--seed", 2)
+    run_genkit("sample", trained_run, "-n", 8, "--seed", 2, "--out", tmp_path / "genkit.npy")
+    images, reference = np.load(tmp_path / "app.npy"), np.load(tmp_path / "genkit.npy")
+    assert images.shape == reference.shape and images.min() >= 0 and images.max() <= 1
+    assert np.abs(images - reference).mean() < 0.05  # int8: close, not equal
+
+
+def test_app_errors_are_one_line_with_exit_status_2(apps_python, dcgan_exports, tmp_path):
+    cases = [
+        (["generate_images.py", dcgan_exports / "tflite", "--out", tmp_path / "x.png", "--label", 1],
+         "this model is not conditional"),
+        (["generate_images.py", dcgan_exports / "savedmodel", "--out", tmp_path / "x.png"], "holds no .tflite or .onnx"),
+        (["generate_images.py", dcgan_exports / "tflite", "--out", tmp_path / "x.png", "--runtime", "onnx"],
+         "--runtime onnx"),
+        (["generate_images.py", tmp_path, "--out", tmp_path / "x.png"], "not an export folder"),
+        (["generate_images.py", dcgan_exports / "tflite", "--out", tmp_path / "x.jpg"], "unsupported file type"),
+        (["generate_text.py", dcgan_exports / "tflite", "--prompt", "a", "--length", 3], "not a text model export"),
+    ]
+    for arguments, message in cases:
+        process = run_app(apps_python, *arguments, check=False)
+        assert process.returncode == 2, (arguments, process.stderr)
+        lines = process.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (arguments, process.stderr)
+    assert not list(tmp_path.glob("x.*"))
+
+
+def _char_step_export(folder: Path, vocabulary: list[str], units: int = 6, seed: int = 0):
+    """A hand-made step model export following the contract of genkit's text step models.
+
+    One LSTM cell over an embedding: token int32 [batch], state_h_0 / state_c_0 float32 [batch, units]
+    -> logits [batch, vocab], next_state_h_0, next_state_c_0. Returns the Keras pieces for a reference.
+    """
+    import keras
+    import tensorflow as tf
+
+    from exporters import tflite
+    from exporters.savedmodel import write_savedmodel
+    from exporters.source import Endpoint
+
+    keras.utils.set_random_seed(seed)
+    embedding = keras.layers.Embedding(len(vocabulary), 5)
+    cell = keras.layers.LSTMCell(units)
+    head = keras.layers.Dense(len(vocabulary))
+    token_in = keras.Input((), dtype="int32", name="token")
+    h_in, c_in = keras.Input((units,), name="state_h_0"), keras.Input((units,), name="state_c_0")
+    output, (h_out, c_out) = cell(embedding(token_in), [h_in, c_in])
+    model = keras.Model([token_in, h_in, c_in], [head(output), h_out, c_out])
+
+    def step(token, state_h_0, state_c_0):
+        logits, h, c = model([token, state_h_0, state_c_0])
+        return {"logits": logits, "next_state_h_0": h, "next_state_c_0": c}
+
+    signature = [
+        tf.TensorSpec([None], tf.int32, name="token"),
+        tf.TensorSpec([None, units], tf.float32, name="state_h_0"),
+        tf.TensorSpec([None, units], tf.float32, name="state_c_0"),
+    ]
+    endpoint = Endpoint("step", step, signature)
+    saved = write_savedmodel(model, [endpoint], folder.parent / "step-savedmodel")
+    folder.mkdir(parents=True)
+    (folder / "step.tflite").write_bytes(tflite.convert(saved, endpoint))
+    document = {
+        "format": "genkit-export", "model": "handmade-char-lstm",
+        "export": {"format": "tflite", "quantize": "none"},
+        "signatures": {"step": {"file": "step.tflite", **tflite.describe(folder / "step.tflite", "step")}},
+        "text": {"level": "char", "vocabulary": vocabulary, "oov_token": "?", "end_token": None,
+                 "lowercase": True, "split_pattern": None, "joiner": ""},
+    }
+    (folder / "genkit.json").write_text(json.dumps(document))
+    return step
+
+
+def test_generate_text_follows_the_step_model_contract_greedily(apps_python, tmp_path):
+    import tensorflow as tf
+
+    vocabulary = list("?abcdefgh ")
+    step = _char_step_export(tmp_path / "export", vocabulary)
+    prompt, length = "Bad cafe", 12
+    # The reference: the same greedy decoding with the Keras step function.
+    ids = [vocabulary.index(ch) if ch in vocabulary else 0 for ch in prompt.lower()]
+    state = {"state_h_0": tf.zeros((1, 6)), "state_c_0": tf.zeros((1, 6))}
+    for token in ids:
+        outputs = step(tf.constant([token]), **state)
+        state = {"state_h_0": outputs["next_state_h_0"], "state_c_0": outputs["next_state_c_0"]}
+    generated = []
+    for _ in range(length):
+        token = int(np.argmax(outputs["logits"][0]))
+        generated.append(vocabulary[token])
+        outputs = step(tf.constant([token]), **state)
+        state = {"state_h_0": outputs["next_state_h_0"], "state_c_0": outputs["next_state_c_0"]}
+    process = run_app(apps_python, "generate_text.py", tmp_path / "export", "--prompt", prompt,
+                      "--length", length, "--temperature", 0)
+    assert process.stdout.rstrip("\n") == prompt + "".join(generated)
+
+    sampled = [
+        run_app(apps_python, "generate_text.py", tmp_path / "export", "--prompt", prompt, "--length", 20,
+                "--temperature", 1.5, "--top-k", 5, "--top-p", 0.9, "--seed", seed).stdout
+        for seed in (1, 1, 2)
+    ]
+    assert sampled[0] == sampled[1] and all(text.startswith(prompt) for text in sampled)
