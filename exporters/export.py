@@ -210,7 +210,7 @@ def _export_tflite(
         ops = tflite.op_counts(path)
         runner, error = None, None
         try:
-            runner = tflite.TFLiteRunner(path, endpoint.name, num_threads=os.cpu_count())
+            runner = tflite.TFLiteRunner(path, endpoint.name)
             description = tflite.describe(path, endpoint.name)
         except Exception as exception:  # e.g. Flex ops without the Flex delegate
             error = f"the ai-edge-litert interpreter cannot run it ({str(exception).strip().splitlines()[0][:200]})"

@@ -24,4 +24,6 @@ def summary(quality: dict | None) -> str:
             cells.append(f"FID {entry['fid_delta']:+.2f}")
         if "kid_delta" in entry:
             cells.append(f"KID {entry['kid_delta']:+.4f}")
+        if "reconstruction" in entry:
+            cells.append(f"MSE {entry['reconstruction']['reconstruction_error_delta']:+.2e}")
     return ", ".join(cells)

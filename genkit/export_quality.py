@@ -49,7 +49,8 @@ def reference_images(data):
 
 def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples: int = DEFAULT_QUALITY_SAMPLES,
                         seed: int = 0, features: str = "fashion_mnist") -> dict:
-    """For each image output: FID, KID, precision and recall of Keras' and of the export's images.
+    """For each image output: FID, KID, precision and recall of Keras' and of the export's images
+    (and, for an output that reconstructs an image input, both sides' reconstruction error).
 
     Both generate from the same ``endpoint_inputs(endpoint, num_samples,
     seed, data)`` and are compared with the run's test images; each
@@ -64,9 +65,11 @@ def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples
     image_outputs = sorted(name for name, value in keras_outputs.items() if is_image_batch(value))
     if not image_outputs:
         return {"skipped": f"no task metric for outputs {sorted(keras_outputs)} (not images)"}
+    reconstruction = _reconstruction_errors(inputs, keras_outputs, export_outputs, image_outputs)
     reference, split = reference_images(data)
     if reference is None:
-        return {"skipped": "the run's images are not available here (no reference for FID/KID)"}
+        skipped = {"skipped": "the run's images are not available here (no reference for FID/KID)"}
+        return {**skipped, "reconstruction": reconstruction} if reconstruction else skipped
     try:
         from genkit.evaluation import image_generation_metrics, load_feature_extractor
     except ImportError:
@@ -91,8 +94,26 @@ def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples
         for key in ("fid", "kid", "precision", "recall"):
             if key in entry["keras"] and key in entry["export"]:
                 entry[f"{key}_delta"] = entry["export"][key] - entry["keras"][key]
+        if name in reconstruction:
+            entry["reconstruction"] = reconstruction[name]
         result["outputs"][name] = entry
     return result
+
+
+def _reconstruction_errors(inputs, keras_outputs, export_outputs, image_outputs) -> dict:
+    """Image outputs that reconstruct an image input of the same shape: mean squared error of each side, and delta."""
+    errors = {}
+    for name in image_outputs:
+        sources = [value for value in inputs.values() if np.shape(value) == keras_outputs[name].shape]
+        if not sources:
+            continue
+        target = np.asarray(sources[0], np.float64)
+        keras_error = float(np.mean((keras_outputs[name] - target) ** 2))
+        export_error = float(np.mean((export_outputs[name] - target) ** 2))
+        errors[name] = {
+            "keras_mse": keras_error, "export_mse": export_error, "reconstruction_error_delta": export_error - keras_error,
+        }
+    return errors
 
 
 def _numbers(metrics: dict) -> dict:
