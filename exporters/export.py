@@ -100,6 +100,8 @@ def export(
     """
     formats = _check_options(format, quantize, int8_io, opset)
     source = ExportSource.load(run_dir)
+    if signature is not None and format == "all":
+        formats = _formats_with_signature(source, formats, signature)
     out_root = Path(out) if out is not None else source.run.path / "exports"
     if out_root.exists() and not out_root.is_dir():
         raise UserError(f"--out {out_root}: exists and is not a folder")
@@ -156,6 +158,19 @@ def export(
         for label, destination in destinations.items():
             print(f"genkit: wrote {label} export to {destination}")
     return destinations
+
+
+ENDPOINT_KINDS = {"savedmodel": "serving", "tflite": "edge", "onnx": "edge"}
+
+
+def _formats_with_signature(source: ExportSource, formats: list[str], signature: str) -> list[str]:
+    """With ``--format all --signature NAME``: the formats whose endpoints include NAME (serving or edge)."""
+    names = {kind: [endpoint.name for endpoint in source.endpoints(kind)] for kind in ("serving", "edge")}
+    selected = [name for name in formats if signature in names[ENDPOINT_KINDS[name]]]
+    if not selected:
+        allowed = ", ".join(dict.fromkeys(names["serving"] + names["edge"]))
+        raise UserError(f"--signature {signature}: {source.model_name} has no signature of that name; allowed: {allowed}")
+    return selected
 
 
 def _endpoints(source: ExportSource, kind: str, signature: str | None, format_name: str) -> list[Endpoint]:

@@ -200,6 +200,7 @@ def test_an_endpoint_onnx_cannot_take_is_one_clear_error(tmp_path):
         onnx_format.convert(same_name)
 
 
+@pytest.mark.slow
 def test_user_errors_are_one_line_exit_2_and_leave_nothing(trained_run, tmp_path):
     out = tmp_path / "exports"
     incomplete = tmp_path / "incomplete"
@@ -211,7 +212,8 @@ def test_user_errors_are_one_line_exit_2_and_leave_nothing(trained_run, tmp_path
         ([incomplete], "incomplete run"),
         ([corrupt], "cannot load the model"),
         ([tmp_path / "missing"], "no such run folder"),
-        ([trained_run, "--signature", "nope"], "no serving signature of that name; allowed: serving_default"),
+        ([trained_run, "--signature", "nope"], "has no signature of that name; allowed: serving_default"),
+        ([trained_run, "--format", "onnx", "--signature", "nope"], "no edge signature of that name; allowed: serving_default"),
         ([trained_run, "--format", "onnx", "--quantize", "int8"], "onnx exports are float32"),
         ([trained_run, "--format", "tflite", "--int8-io"], "--int8-io: needs --quantize int8"),
         ([trained_run, "--format", "onnx", "--opset", "19"], "--opset 19"),
