@@ -94,7 +94,9 @@ class ExportSource:
             raise UserError(
                 f"{self.model_name}: endpoint_inputs('{endpoint.name}') lacks input '{missing[0]}'"
             )
-        return {name: np.asarray(inputs[name]) for name in endpoint.input_names}
+        from genkit.export_quality import aligned_rows
+
+        return aligned_rows({name: inputs[name] for name in endpoint.input_names})
 
 
 def _load_training_data(run: RunFolder, metadata: dict):

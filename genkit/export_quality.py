@@ -21,6 +21,12 @@ def run_in_batches(function, inputs: dict[str, np.ndarray], batch_size: int = 25
     return {name: np.concatenate([np.asarray(part[name]) for part in parts]) for name in parts[0]}
 
 
+def aligned_rows(inputs: dict) -> dict[str, np.ndarray]:
+    """The inputs cut to their smallest row count (example inputs drawn from a small dataset may have fewer images)."""
+    count = min(len(value) for value in inputs.values())
+    return {name: np.asarray(value)[:count] for name, value in inputs.items()}
+
+
 def endpoint_runner(model, endpoint: str):
     """A numpy-in, numpy-out runner of one of ``model``'s edge or serving endpoints (Keras, eager)."""
     import tensorflow as tf
@@ -60,6 +66,7 @@ def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples
         inputs = model.endpoint_inputs(endpoint, num_samples, seed, data=data)
     except NotImplementedError:
         return {"skipped": f"no example inputs for '{endpoint}'"}
+    inputs = aligned_rows(inputs)
     keras_outputs = run_in_batches(endpoint_runner(model, endpoint), inputs)
     export_outputs = run_in_batches(run_export, inputs)
     image_outputs = sorted(name for name, value in keras_outputs.items() if is_image_batch(value))
