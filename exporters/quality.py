@@ -33,7 +33,8 @@ def summary(quality: dict | None) -> str:
     cells = []
     for entry in quality.get("outputs", {}).values():
         if "fid_delta" in entry:
-            cells.append(f"FID {entry['fid_delta']:+.2f}")
+            noise = f" (seed noise {entry['fid_seed_noise']:.2f})" if "fid_seed_noise" in entry else ""
+            cells.append(f"FID {entry['fid_delta']:+.2f}{noise}")
         if "kid_delta" in entry:
             cells.append(f"KID {entry['kid_delta']:+.4f}")
         if "reconstruction" in entry:

@@ -61,13 +61,16 @@ def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples
     Both generate from the same ``endpoint_inputs(endpoint, num_samples,
     seed, data)`` and are compared with the run's test images; each
     ``*_delta`` is export minus Keras (FID/KID: positive = the export is worse).
+    ``fid_seed_noise`` is how much Keras' own FID moves with the next seed's
+    inputs: a delta below it is noise.
     """
     try:
         inputs = model.endpoint_inputs(endpoint, num_samples, seed, data=data)
     except NotImplementedError:
         return {"skipped": f"no example inputs for '{endpoint}'"}
     inputs = aligned_rows(inputs)
-    keras_outputs = run_in_batches(endpoint_runner(model, endpoint), inputs)
+    keras_runner = endpoint_runner(model, endpoint)
+    keras_outputs = run_in_batches(keras_runner, inputs)
     export_outputs = run_in_batches(run_export, inputs)
     image_outputs = sorted(name for name, value in keras_outputs.items() if is_image_batch(value))
     if not image_outputs:
@@ -82,6 +85,7 @@ def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples
     except ImportError:
         return {"skipped": "genkit.evaluation (FID/KID) is not available in this genkit"}
     extractor = load_feature_extractor(name=features)
+    reference_features = other_outputs = None
     result = {
         "metric": "fid_kid",
         "features": features,
@@ -93,14 +97,26 @@ def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples
         if keras_outputs[name].shape[1:] != reference.shape[1:]:
             result["outputs"][name] = {"skipped": f"shape {list(keras_outputs[name].shape[1:])} differs from the data's"}
             continue
+        if reference_features is None:
+            reference_features = extractor.features(reference)
         measured = {
-            side: image_generation_metrics(np.clip(outputs[name], 0.0, 1.0), reference, extractor, seed=seed)
+            side: image_generation_metrics(
+                np.clip(outputs[name], 0.0, 1.0), None, extractor, seed=seed, reference_features=reference_features
+            )
             for side, outputs in (("keras", keras_outputs), ("export", export_outputs))
         }
         entry = {side: _numbers(values) for side, values in measured.items()}
         for key in ("fid", "kid", "precision", "recall"):
             if key in entry["keras"] and key in entry["export"]:
                 entry[f"{key}_delta"] = entry["export"][key] - entry["keras"][key]
+        # The noise floor of the deltas: Keras itself on inputs of the next seed.
+        if other_outputs is None:
+            other_inputs = aligned_rows(model.endpoint_inputs(endpoint, num_samples, seed + 1, data=data))
+            other_outputs = run_in_batches(keras_runner, other_inputs)
+        other = image_generation_metrics(
+            np.clip(other_outputs[name], 0.0, 1.0), None, extractor, seed=seed, reference_features=reference_features
+        )
+        entry["fid_seed_noise"] = abs(float(other["fid"]) - entry["keras"]["fid"])
         if name in reconstruction:
             entry["reconstruction"] = reconstruction[name]
         result["outputs"][name] = entry

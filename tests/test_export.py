@@ -121,7 +121,10 @@ def test_int8_tflite_is_full_integer_and_reports_its_cost(dcgan_exports):
     assert report["quantize"] == "int8" and entry["parity"]["tolerance"] is None
     assert entry["parity"]["outputs"]["images"]["mean_abs_error"] < 0.1
     assert "TRANSPOSE_CONV" in entry["tflite_ops"] and entry["flex_ops"] == []
-    assert "quality" in entry  # FID/KID deltas, or the reason they could not be measured
+    quality = entry["quality"]["outputs"]["images"]  # the cost in the task's metric: FID/KID of export vs Keras
+    assert quality["keras"]["num_samples"] == quality["export"]["num_samples"] == 200
+    assert np.isfinite(quality["fid_delta"]) and np.isfinite(quality["kid_delta"]) and quality["fid_seed_noise"] >= 0
+    assert entry["quality"]["reference"].endswith("test split (64 images)")
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(dcgan_exports / "tflite-int8" / "serving_default.tflite"))
