@@ -32,7 +32,7 @@ class Endpoint:
     def tf_function(self):
         import tensorflow as tf
 
-        return tf.function(self.function, input_signature=self.input_signature, autograph=False)
+        return tf.function(self.function, input_signature=self.input_signature)
 
     def call(self, inputs: dict[str, np.ndarray], function=None) -> dict[str, np.ndarray]:
         """Runs the endpoint (eagerly, or ``function``) on numpy inputs; numpy outputs."""
