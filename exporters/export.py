@@ -105,8 +105,10 @@ def export(
     out_root = Path(out) if out is not None else source.run.path / "exports"
     if out_root.exists() and not out_root.is_dir():
         raise UserError(f"--out {out_root}: exists and is not a folder")
+    created_root = not out_root.exists()
     out_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-tmp-", dir=out_root))
+    destinations = {}
     try:
         exports = []
         for format_name in formats:
@@ -144,7 +146,6 @@ def export(
                 f"{folder_label(report['format'], report['quantize'])} signature '{name}' differs from Keras by "
                 f"{entry['parity']['max_abs_error']:.3g} (tolerance {entry['parity']['tolerance']:g}); nothing written"
             )
-        destinations = {}
         for export_entry in exports:
             destination = out_root / export_entry.label
             if destination.exists():
@@ -153,6 +154,8 @@ def export(
             destinations[export_entry.label] = destination
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if created_root and not destinations:
+            shutil.rmtree(out_root, ignore_errors=True)  # a failed first export leaves no empty folder behind
     if verbose:
         print(format_table(reports))
         for label, destination in destinations.items():
