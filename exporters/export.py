@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 
 from exporters import checks, metadata, onnx as onnx_format, quality, savedmodel, tflite
 from exporters.report import folder_label, format_table

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import read_json, run_genkit, run_python
+from conftest import read_json, run_genkit
 
 Z_RECIPE = "np.random.default_rng(seed).standard_normal((n, 8)).astype('float32')"
 
