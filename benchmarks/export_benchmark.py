@@ -1,6 +1,7 @@
 """Size and latency of every export format of trained runs, float32 against quantised TFLite.
 
-    python benchmarks/export_benchmark.py RUN_DIR [RUN_DIR ...] [--batch-sizes 1,16] [--repeats 50] [--json PATH]
+    python benchmarks/export_benchmark.py RUN_DIR [RUN_DIR ...] [--batch-sizes 1,16] [--repeats 50]
+        [--signature NAME] [--json PATH]
 
 For each run (any model whose endpoints export: DCGAN, a VAE decoder, a text
 step model, ...) the script exports SavedModel, ONNX and TFLite float32,
@@ -47,7 +48,7 @@ def _predict_runner(model, endpoint, inputs):
     return lambda values: model.predict(values[endpoint.input_names[0]], batch_size=len(value), verbose=0)
 
 
-def benchmark_run(run_dir: Path, batch_sizes, repeats: int, quality_samples: int) -> dict:
+def benchmark_run(run_dir: Path, batch_sizes, repeats: int, quality_samples: int, signature: str | None = None) -> dict:
     import exporters
     from exporters import checks
     from exporters.onnx import ONNXRunner
@@ -56,16 +57,14 @@ def benchmark_run(run_dir: Path, batch_sizes, repeats: int, quality_samples: int
     from exporters.tflite import TFLiteRunner
 
     out = Path(tempfile.mkdtemp(prefix="export-benchmark-"))
-    folders = exporters.export(run_dir, "all", out=out, verbose=False, quality_samples=quality_samples, latency_repeats=3)
+    options = dict(out=out, verbose=False, quality_samples=quality_samples, latency_repeats=3, signature=signature)
+    folders = exporters.export(run_dir, "all", **options)
     for quantize in QUANTIZATIONS:
-        folders.update(
-            exporters.export(run_dir, "tflite", quantize, out=out, verbose=False, quality_samples=quality_samples,
-                             latency_repeats=3)
-        )
+        folders.update(exporters.export(run_dir, "tflite", quantize, **options))
     reports = {label: json.loads((folder / "export_report.json").read_text()) for label, folder in folders.items()}
     source = ExportSource.load(run_dir)
     result = {"run": str(run_dir), "model": source.model_name, "signatures": {}}
-    for endpoint in source.endpoints("edge"):
+    for endpoint in source.endpoints("edge", signature):
         name = endpoint.name
         rows = {}
         for label, report in reports.items():
@@ -172,12 +171,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-sizes", default="1,16", help="comma-separated (default 1,16)")
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per runtime and batch size")
     parser.add_argument("--quality-samples", type=int, default=1000, help="samples for each quantised file's quality cost")
+    parser.add_argument("--signature", metavar="NAME", help="only this signature (e.g. a VAE's decode)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     results = []
     for run in args.runs:
-        result = benchmark_run(Path(run), batch_sizes, args.repeats, args.quality_samples)
+        result = benchmark_run(Path(run), batch_sizes, args.repeats, args.quality_samples, args.signature)
         print(format_result(result), flush=True)
         results.append(result)
     if args.json:
