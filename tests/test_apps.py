@@ -48,21 +48,26 @@ def run_app(python: Path, app: str, *args, check=True, cwd=None):
     return process
 
 
-@pytest.mark.parametrize("export, runtime", [("tflite", "litert"), ("onnx", "onnx"), ("onnx", None)])
-def test_generate_images_equals_genkit_sample_for_the_same_seed(apps_python, dcgan_exports, trained_run, tmp_path, export, runtime):
-    runtime_flag = ["--runtime", runtime] if runtime else []
-    run_app(apps_python, "generate_images.py", dcgan_exports / export, "--out", tmp_path / "app.npy",
-            "-n", 9, "--seed", 5, *runtime_flag)
-    run_genkit("sample", trained_run, "-n", 9, "--seed", 5, "--out", tmp_path / "genkit.npy")
-    np.testing.assert_allclose(np.load(tmp_path / "app.npy"), np.load(tmp_path / "genkit.npy"), atol=1e-4)
+@pytest.fixture(scope="module")
+def genkit_samples(trained_run, tmp_path_factory) -> Path:
+    """``genkit sample -n 9 --seed 5`` of the trained run, as .npy and .png."""
+    folder = tmp_path_factory.mktemp("genkit-samples")
+    for suffix in ("npy", "png"):
+        run_genkit("sample", trained_run, "-n", 9, "--seed", 5, "--out", folder / f"samples.{suffix}")
+    return folder
 
-    run_app(apps_python, "generate_images.py", dcgan_exports / export, "--out", tmp_path / "app.png",
-            "-n", 9, "--seed", 5, *runtime_flag)
-    run_genkit("sample", trained_run, "-n", 9, "--seed", 5, "--out", tmp_path / "genkit.png")
+
+@pytest.mark.parametrize("export, runtime", [("tflite", "litert"), ("onnx", "onnx"), ("onnx", None)])
+def test_generate_images_equals_genkit_sample_for_the_same_seed(apps_python, dcgan_exports, genkit_samples, tmp_path, export, runtime):
     from PIL import Image
 
+    runtime_flag = ["--runtime", runtime] if runtime else []
+    for suffix in ("npy", "png"):
+        run_app(apps_python, "generate_images.py", dcgan_exports / export, "--out", tmp_path / f"app.{suffix}",
+                "-n", 9, "--seed", 5, *runtime_flag)
+    np.testing.assert_allclose(np.load(tmp_path / "app.npy"), np.load(genkit_samples / "samples.npy"), atol=1e-4)
     app_grid = np.asarray(Image.open(tmp_path / "app.png"), np.int16)
-    genkit_grid = np.asarray(Image.open(tmp_path / "genkit.png"), np.int16).reshape(app_grid.shape)
+    genkit_grid = np.asarray(Image.open(genkit_samples / "samples.png"), np.int16).reshape(app_grid.shape)
     assert np.abs(app_grid - genkit_grid).max() <= 1  # float32 rounding at a pixel-level boundary at most
 
 
