@@ -80,3 +80,31 @@ def test_evaluate_user_errors_are_one_line_with_exit_status_2(run_copy, tmp_path
     assert not (run_copy / "metrics.json").exists()
     (run_copy / "genkit.json").unlink()  # as if training had been killed
     _assert_user_error(run_genkit("evaluate", run_copy, check=False), "incomplete run", "--resume")
+
+
+def test_base_evaluation_metrics_in_python(tiny_npz):
+    from genkit.data import load_image_dataset
+    from genkit.errors import UserError
+    from genkit.models import DCGAN, DCGANConfig
+
+    config = DCGANConfig(
+        image_shape=(28, 28, 1), latent_dim=8, projection_filters=16, generator_filters=(8,), discriminator_filters=(8, 16)
+    )
+    model = DCGAN.from_hyperparameters(config)
+    data = load_image_dataset(f"npz:{tiny_npz}")
+    metrics = model.evaluation_metrics(data)  # default N: 10,000 capped at the 64 test images
+    assert metrics["num_samples"] == 64 and metrics["features"] == "fashion_mnist"
+    assert model.evaluation_metrics(data, num_samples=70, seed=1, features="fashion_mnist")["num_samples"] == 70
+    np.testing.assert_allclose(  # batch by batch, the same images as generate_samples
+        model.evaluation_samples(7, seed=2, batch_size=3), model.generate_samples(7, seed=2), atol=1e-6
+    )
+    with pytest.raises(UserError, match="--importance-samples: not an option of 'dcgan' models"):
+        model.evaluation_metrics(data, importance_samples=100)
+    no_test = load_image_dataset("embedded")
+    no_test.test_images = None
+    with pytest.raises(UserError, match="embedded: has no test split"):
+        model.evaluation_metrics(no_test)
+    weights = model.generator.get_weights()
+    model.generator.set_weights([np.full_like(w, np.nan) for w in weights])
+    with pytest.raises(UserError, match="dcgan: the model generates NaN"):
+        model.evaluation_metrics(data)

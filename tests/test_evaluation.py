@@ -8,6 +8,7 @@ import pytest
 from genkit.errors import UserError
 from genkit.evaluation import (
     conditioning_accuracy,
+    model_conditioning_accuracy,
     feature_statistics,
     frechet_distance,
     frechet_feature_distance,
@@ -176,6 +177,34 @@ def test_conditioning_accuracy_of_real_images_with_true_and_wrong_labels(embedde
     assert set(right) == {"conditioning_accuracy", *[f"conditioning_accuracy_class_{k}" for k in range(10)]}
     assert right["conditioning_accuracy_class_1"] > 0.9  # trousers
     assert wrong["conditioning_accuracy"] < 0.1
+
+
+class _RealImagesByClass:
+    """A stand-in conditional generator: real test images of the class it is asked for."""
+
+    def __init__(self, data, swap=False):
+        self.data, self.swap, self.calls = data, swap, []
+
+    def generate_samples(self, num_samples, seed, label=None):
+        self.calls.append((num_samples, seed, label))
+        wanted = (label + 1) % 10 if self.swap and label in (3, 4) else label
+        images = self.data.test_images[self.data.test_labels == wanted][:num_samples]
+        return images.astype("float32") / 255.0
+
+
+def test_model_conditioning_accuracy_asks_each_class_and_scores_it(embedded, extractor):
+    model = _RealImagesByClass(embedded)
+    result = model_conditioning_accuracy(model, embedded.label_names, samples_per_class=50, seed=7, extractor=extractor)
+    assert model.calls == [(50, 7 + k, k) for k in range(10)]
+    assert result["conditioning_accuracy"] > CLASSIFIER_ACCURACY_BOUND
+    # A generator that draws classes 4 and 5 when asked for 3 and 4 fails exactly those classes.
+    swapped = model_conditioning_accuracy(_RealImagesByClass(embedded, swap=True), embedded.label_names, 50, 0, extractor)
+    assert swapped["conditioning_accuracy_class_3"] < 0.2 and swapped["conditioning_accuracy_class_4"] < 0.2
+    assert swapped["conditioning_accuracy_class_1"] > 0.9
+    assert swapped["conditioning_accuracy"] == pytest.approx(result["conditioning_accuracy"] - 0.2, abs=0.05)
+    # Labels that are not Fashion-MNIST's: no number the classifier could vouch for.
+    other = model_conditioning_accuracy(model, [str(k) for k in range(10)], 5, 0, extractor)
+    assert other["conditioning_accuracy"].startswith("n/a")
 
 
 def test_inception_without_its_weights_is_a_clear_error_offline(tmp_path):

@@ -226,6 +226,8 @@ class GenerativeTask(keras.Model):
         extractor = load_feature_extractor(features or DEFAULT_FEATURES)
         count = num_samples or min(DEFAULT_EVALUATION_SAMPLES, len(reference))
         generated = self.evaluation_samples(count, seed)
+        if not np.isfinite(generated).all():
+            raise UserError(f"{self.registered_name}: the model generates NaN or infinite values; nothing to evaluate")
         return image_generation_metrics(generated, reference, extractor, seed=seed)
 
     @staticmethod
