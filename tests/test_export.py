@@ -240,3 +240,17 @@ def test_cli_export_replaces_an_earlier_export_in_place(trained_run, tmp_path):
     assert not (out / "onnx" / "stale.txt").exists()
     assert read_json(out / "onnx" / "genkit.json")["export"]["created"] >= created
     assert sorted(p.name for p in out.iterdir()) == ["onnx"]
+
+
+def test_the_default_quality_hook_scores_an_exact_copy_at_zero_cost(trained_run):
+    from exporters.source import ExportSource
+    from genkit.export_quality import endpoint_runner
+
+    source = ExportSource.load(trained_run)
+    model = source.model
+    quality = model.export_quality(
+        "serving_default", endpoint_runner(model, "serving_default"), data=source.data, num_samples=100, seed=0
+    )
+    entry = quality["outputs"]["images"]
+    assert entry["fid_delta"] == 0.0 and entry["kid_delta"] == 0.0 and entry["keras"]["fid"] > 0
+    assert quality["num_samples"] == 100 and quality["features"] == "fashion_mnist"
