@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-
 from exporters import checks, metadata, onnx as onnx_format, quality, savedmodel, tflite
 from exporters.report import folder_label, format_table
 from exporters.source import Endpoint, ExportSource
@@ -281,7 +280,7 @@ def _check_exports(source, exports, parity_samples, quality_samples, latency_bat
             entry = {"file": exported.file, "size_bytes": checks.folder_size(exported.path), **exported.details}
             tolerance = checks.tolerance(export_entry.format, export_entry.quantize)
             if exported.runner is None:
-                entry["parity"] = {"tolerance": tolerance, "max_abs_error": float("nan"), "passed": None,
+                entry["parity"] = {"tolerance": tolerance, "max_abs_error": None, "passed": None,
                                    "skipped": exported.runner_error}
             else:
                 inputs, expected = reference(exported.endpoint)

@@ -29,7 +29,7 @@ def format_table(reports: list[dict]) -> str:
                 label,
                 name,
                 _size(entry["size_bytes"]),
-                f"{entry['parity']['max_abs_error']:.2e}",
+                "not run" if entry["parity"]["max_abs_error"] is None else f"{entry['parity']['max_abs_error']:.2e}",
                 "-" if tolerance is None else f"{tolerance:.0e}",
                 quality_summary(entry.get("quality")) or "-",
                 "-" if keras_ms is None else f"{keras_ms:.2f}",
