@@ -81,3 +81,17 @@ def trained_run(tmp_path_factory, tiny_npz) -> Path:
         "--out", run_dir, "--quiet", *tiny_set_flags(["train.num_sample_images=16"]),
     )
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_text(tmp_path_factory) -> Path:
+    """The first 12,000 characters of the embedded King James Version, as a UTF-8 text file."""
+    import gzip
+
+    from genkit.data.text_corpus import EMBEDDED_TEXT
+
+    with gzip.open(EMBEDDED_TEXT, "rt", encoding="utf-8") as file:
+        text = file.read(12000)
+    path = tmp_path_factory.mktemp("text") / "tiny.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
