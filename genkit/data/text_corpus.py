@@ -28,6 +28,7 @@ class TextCorpus:
     train_documents: list[str]
     validation_documents: list[str]
     validation_fraction: float
+    num_documents: int = 1
     train_ids: Any = None  # the training text as token ids, filled by the model that trains on it
 
     @property
@@ -42,7 +43,7 @@ class TextCorpus:
         return {
             "name": self.name,
             "source": self.source,
-            "documents": len(self.train_documents) + len(self.validation_documents),
+            "documents": self.num_documents,
             "train_characters": self.train_characters,
             "validation_characters": self.validation_characters,
             "validation_fraction": self.validation_fraction,
@@ -125,5 +126,5 @@ def load_text_corpus(spec: str | None, validation_fraction: float = 0.1, encodin
         raise UserError(f"--dataset {spec}: nothing left to train on after holding out {validation_fraction} for validation")
     return TextCorpus(
         name=spec, source=source, train_documents=train, validation_documents=validation,
-        validation_fraction=validation_fraction,
+        validation_fraction=validation_fraction, num_documents=len(documents),
     )
