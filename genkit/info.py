@@ -19,16 +19,27 @@ def format_info(metadata: dict) -> str:
     lines = [
         f"model:      {metadata['model']} ({metadata.get('family')}) — {metadata.get('description', '')}",
         f"created:    {metadata.get('created')}",
-        f"data:       {data.get('name')} {data.get('image_shape')} train={data.get('num_train')} "
-        f"test={data.get('num_test')} scaling={data.get('scaling', {}).get('formula')}",
+        f"data:       {data.get('name')} "
+        + " ".join(f"{k}={v}" for k, v in data.items() if k != "name" and not isinstance(v, dict))
+        + (f" scaling={data['scaling'].get('formula')}" if isinstance(data.get("scaling"), dict) else ""),
         f"training:   {training.get('epochs_completed')} epochs, {training.get('global_steps')} steps, "
         f"stopped: {training.get('stop_reason')}, {training.get('images_per_second')} images/s "
         f"on {training.get('strategy', {}).get('name')} x{training.get('strategy', {}).get('num_replicas')}",
         f"metrics:    " + ", ".join(f"{k}={v:.4g}" for k, v in metadata.get("metrics", {}).items()),
         f"serving:    {metadata.get('serving', {}).get('path')} signatures: "
         + ", ".join(metadata.get("serving", {}).get("signatures", {})),
-        f"config:     {json.dumps(metadata.get('config'))}",
+        f"config:     {json.dumps(_shortened(metadata.get('config')))}",
         f"train:      {json.dumps(metadata.get('train'))}",
         f"versions:   " + ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items() if k != "platform"),
     ]
     return "\n".join(lines)
+
+
+def _shortened(config, limit: int = 12):
+    """The config with long lists (a text model's vocabulary) cut to their first items and a count."""
+    if not isinstance(config, dict):
+        return config
+    return {
+        key: [*value[:5], f"... ({len(value)} items)"] if isinstance(value, list) and len(value) > limit else value
+        for key, value in config.items()
+    }

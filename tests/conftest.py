@@ -84,6 +84,20 @@ def trained_run(tmp_path_factory, tiny_npz) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_text(tmp_path_factory) -> Path:
+    """The first 12,000 characters of the embedded King James Version, as a UTF-8 text file."""
+    import gzip
+
+    from genkit.data.text_corpus import EMBEDDED_TEXT
+
+    with gzip.open(EMBEDDED_TEXT, "rt", encoding="utf-8") as file:
+        text = file.read(12000)
+    path = tmp_path_factory.mktemp("text") / "tiny.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
 def dcgan_exports(tmp_path_factory, trained_run) -> Path:
     """``trained_run`` exported once to every format (float32) and to int8 TFLite; read-only for the tests."""
     import exporters

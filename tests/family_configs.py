@@ -10,4 +10,12 @@ FAMILY_CONFIGS = {
         "set": ["latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]"],
         "dataset": "npz",
     },
+    "char-lstm": {
+        "set": ["units=16", "embedding_dim=8", "sequence_length=16", "dropout=0.1"],
+        "dataset": "text",
+    },
+    "word-lstm": {
+        "set": ["units=16", "embedding_dim=8", "sequence_length=8", "max_vocabulary=200", "layers=2", "cell=gru"],
+        "dataset": "text",
+    },
 }

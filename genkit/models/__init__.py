@@ -2,3 +2,4 @@
 
 from genkit.models.dcgan import DCGAN, DCGANConfig
 from genkit.models.generative_task import GenerativeTask
+from genkit.models.language_model import CharLSTM, CharLSTMConfig, WordLSTM, WordLSTMConfig

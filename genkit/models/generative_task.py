@@ -6,6 +6,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from genkit.errors import UserError
 
@@ -298,7 +299,8 @@ def describe_endpoints(endpoints: dict) -> dict:
     """``{name: {"inputs": {...}, "outputs": {...}}}`` with dtypes and shapes (batch dimension None)."""
     description = {}
     for name, (function, input_signature) in endpoints.items():
-        outputs = function(*[keras.ops.zeros([1, *spec.shape[1:]], dtype=spec.dtype.name) for spec in input_signature])
+        # Zeros of every input (empty strings for string inputs).
+        outputs = function(*[tf.zeros([1, *spec.shape[1:]], dtype=spec.dtype) for spec in input_signature])
         description[name] = {
             "inputs": {
                 spec.name: {"dtype": spec.dtype.name, "shape": [None, *spec.shape[1:]]} for spec in input_signature

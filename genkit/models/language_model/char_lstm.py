@@ -1,0 +1,23 @@
+"""char-lstm: a character-level recurrent language model."""
+
+from __future__ import annotations
+
+import keras
+
+from genkit.models.language_model.char_lstm_config import CharLSTMConfig
+from genkit.models.language_model.language_model import LanguageModel
+from genkit.registry import register_model
+
+
+@keras.saving.register_keras_serializable(package="genkit")
+@register_model(
+    "char-lstm",
+    config=CharLSTMConfig,
+    family="text",
+    description="Character-level LSTM/GRU language model, teacher-forced at every position",
+    train_defaults={"epochs": 3, "batch_size": 64},
+)
+class CharLSTM(LanguageModel):
+    """A :class:`LanguageModel` over characters (Unicode code points)."""
+
+    default_length = 200

@@ -1,0 +1,444 @@
+"""Recurrent language models: teacher-forced next-token training, sampling, perplexity and a single-step model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from genkit.data.text_corpus import load_text_corpus
+from genkit.data.text_tokenizer import OOV_TOKEN, TextTokenizer, graph_tokens
+from genkit.errors import UserError
+from genkit.layers import TokenEmbedding
+from genkit.models.generative_task import GenerativeTask
+from genkit.models.language_model.language_model_network import build_language_model_network, state_names
+from genkit.models.language_model.sampling import choose_next
+
+EVALUATION_STREAMS = 32
+EVALUATION_CHUNK = 256
+
+
+class LanguageModel(GenerativeTask):
+    """A token-level recurrent language model (the base of ``char-lstm`` and ``word-lstm``).
+
+    Args:
+        network: the functional network of :func:`build_language_model_network`
+            (tokens and initial states -> logits and final states).
+        level: "char" or "word".
+        cell: "lstm" or "gru".
+        num_layers: recurrent layers; units: their size.
+        vocabulary: the tokens, index = token id (0: OOV, 1: end of text).
+        lowercase: lowercase text before tokenising.
+        sequence_length: tokens per training window.
+
+    ``train_step`` takes int32 windows [batch, sequence_length + 1] and
+    predicts every token from the ones before it. Text generation runs the
+    recurrent cells one step at a time (the same weights as the network), in
+    a graph that the string serving signature and ``genkit sample`` share.
+    """
+
+    sample_file_types = (".txt",)
+    final_samples_file = "samples.txt"
+    default_length = 200
+
+    def __init__(self, network, level, cell, num_layers, units, vocabulary, lowercase=False, sequence_length=128,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.level = level
+        self.cell = cell
+        self.num_layers = num_layers
+        self.units = units
+        self.vocabulary = list(vocabulary)
+        self.lowercase = lowercase
+        self.sequence_length = sequence_length
+        self.tokenizer = TextTokenizer(level, self.vocabulary, lowercase)
+        self.state_names = state_names(cell, num_layers)
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=self.vocabulary[1:], num_oov_indices=1, oov_token=OOV_TOKEN, mask_token=None,
+            output_mode="int", name="lookup",
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True
+
+    @classmethod
+    def from_hyperparameters(cls, config):
+        return cls(
+            network=build_language_model_network(config),
+            level=config.level,
+            cell=config.cell,
+            num_layers=config.layers,
+            units=config.units,
+            vocabulary=config.vocabulary,
+            lowercase=config.lowercase,
+            sequence_length=config.sequence_length,
+            name=cls.registered_name.replace("-", "_"),
+        )
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    @property
+    def end_id(self) -> int:
+        return self.tokenizer.end_id
+
+    def compile(self, optimizer, **kwargs):
+        super().compile(optimizer=optimizer, **kwargs)
+        # Built now, inside whatever strategy scope is active.
+        self.optimizer.build(self.network.trainable_variables)
+
+    def compile_for_training(self, config, seed: int = 0):
+        optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm or None)
+        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        self.compile(optimizer=optimizer)
+
+    def checkpoint_objects(self):
+        return {"network": self.network, "optimizer": self.optimizer}
+
+    def zero_states(self, batch_size) -> list:
+        return [tf.zeros([batch_size, self.units]) for _ in self.state_names]
+
+    def call(self, tokens, training=False):
+        """Logits [batch, time, vocabulary] of int32 ``tokens`` [batch, time], from zero state."""
+        logits, *_ = self.network([tokens, *self.zero_states(tf.shape(tokens)[0])], training=training)
+        return logits
+
+    def train_step(self, data):
+        inputs, targets = data[:, :-1], data[:, 1:]
+        with tf.GradientTape() as tape:
+            logits = self(inputs, training=True)
+            per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+            # Mean over the positions of a window, averaged over the global batch.
+            loss = tf.nn.compute_average_loss(tf.reduce_mean(per_token, axis=1))
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.network.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.loss_tracker.update_state(loss * replicas)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    # -- training data -------------------------------------------------------------------------
+
+    @classmethod
+    def prepare_data(cls, model_config, train_config):
+        """The text corpus of ``--dataset``; fills the config's vocabulary from its training part."""
+        corpus = load_text_corpus(train_config.dataset, model_config.validation_fraction, model_config.encoding_errors)
+        if model_config.vocabulary is None:
+            vocabulary = TextTokenizer.build_vocabulary(
+                model_config.level, corpus.train_documents, model_config.lowercase, model_config.max_vocabulary,
+            )
+            model_config = model_config.replace("data", vocabulary=vocabulary)
+        tokenizer = TextTokenizer(model_config.level, model_config.vocabulary, model_config.lowercase)
+        corpus.train_ids = np.asarray(tokenizer.encode_documents(corpus.train_documents), np.int32)
+        window = model_config.sequence_length + 1
+        if len(corpus.train_ids) < window:
+            raise UserError(
+                f"--dataset {corpus.name}: the training text ({corpus.source}) has {len(corpus.train_ids)} tokens, "
+                f"shorter than one training window of sequence_length + 1 = {window} tokens"
+            )
+        return corpus, model_config
+
+    def training_dataset(self, data, batch_size: int, shuffle_seed: int):
+        """Windows of ``sequence_length + 1`` tokens, from an offset that changes every epoch, shuffled."""
+        ids = data.train_ids
+        length = self.sequence_length
+        windows = (len(ids) - 1) // length
+        slack = len(ids) - 1 - windows * length
+        offset = int(np.random.default_rng(shuffle_seed).integers(0, slack + 1))
+        starts = offset + length * np.arange(windows)
+        sequences = ids[starts[:, None] + np.arange(length + 1)]
+        dataset = tf.data.Dataset.from_tensor_slices(sequences)
+        dataset = dataset.shuffle(len(sequences), seed=shuffle_seed, reshuffle_each_iteration=False)
+        return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    def preprocessing_description(self) -> dict:
+        description = self.tokenizer.description()
+        description.pop("vocabulary")
+        return {
+            "tokenizer": {**description, "vocabulary_size": len(self.vocabulary)},
+            "sequence_length": self.sequence_length,
+        }
+
+    def training_callbacks(self, run, num_samples: int, seed: int) -> list:
+        from genkit.models.language_model.text_samples import TextSamples
+        from genkit.runtime.atomic import write_json
+
+        write_json(Path(run.path) / "vocabulary.json", self.tokenizer.description())
+        return [TextSamples(run.samples_dir, length=self.default_length, seed=seed)]
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def step(self, token, states):
+        """One step of the recurrent cells: (int32 [batch], states) -> (float32 logits [batch, vocabulary], states)."""
+        network = self.network
+        x = network.get_layer("embedding")(token)
+        new_states = []
+        per_layer = 2 if self.cell == "lstm" else 1
+        for index in range(self.num_layers):
+            layer_states = list(states[index * per_layer : (index + 1) * per_layer])
+            x, next_states = network.get_layer(f"rnn_{index}").cell(x, layer_states, training=False)
+            new_states += list(next_states) if isinstance(next_states, (list, tuple)) else [next_states]
+        embedding = network.get_layer("embedding")
+        if isinstance(embedding, TokenEmbedding):
+            if _has_layer(network, "tied_projection"):
+                x = network.get_layer("tied_projection")(x)
+            logits = embedding(x, project=True)
+        else:
+            logits = network.get_layer("logits")(x)
+        return tf.cast(logits, tf.float32), [tf.cast(s, tf.float32) for s in new_states]
+
+    def encode_prompts(self, prompts):
+        """Padded int32 ids [batch, max(1, longest)] and lengths [batch] >= 1; an empty prompt is the end token."""
+        tokens = graph_tokens(prompts, self.level, self.lowercase)
+        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self.lookup(t), tf.int32), tokens)
+        lengths = tf.cast(ids.row_lengths(), tf.int32)
+        padded = ids.to_tensor(default_value=self.end_id)
+        padded = tf.pad(padded, [[0, 0], [0, tf.maximum(1 - tf.shape(padded)[1], 0)]], constant_values=self.end_id)
+        return padded, tf.maximum(lengths, 1)
+
+    def generate_ids(self, prompt_ids, prompt_lengths, length, temperature, top_k, top_p, seed):
+        """Generated ids [batch, max(length)] and a mask of the ones that count (within length, before an end token)."""
+        batch = tf.shape(prompt_ids)[0]
+        states = self.zero_states(batch)
+        logits = tf.zeros([batch, len(self.vocabulary)])
+
+        def read_prompt(t, logits, states):
+            next_logits, next_states = self.step(prompt_ids[:, t], states)
+            active = (t < prompt_lengths)[:, None]
+            states = [tf.where(active, new, old) for new, old in zip(next_states, states)]
+            return t + 1, tf.where(active, next_logits, logits), states
+
+        _, logits, states = tf.while_loop(
+            lambda t, *_: t < tf.shape(prompt_ids)[1], read_prompt, (tf.constant(0), logits, states),
+        )
+        steps = tf.maximum(tf.reduce_max(tf.concat([length, [0]], 0)), 0)
+        seed = seed[0] if seed.shape.rank else seed
+
+        def generate(t, logits, states, tokens):
+            token = choose_next(logits, temperature, top_k, top_p, seed, t)
+            next_logits, next_states = self.step(token, states)
+            return t + 1, next_logits, next_states, tokens.write(t, token)
+
+        _, _, _, tokens = tf.while_loop(
+            lambda t, *_: t < steps, generate,
+            (tf.constant(0), logits, states, tf.TensorArray(tf.int32, size=steps, element_shape=[None])),
+        )
+        tokens = tf.reshape(tf.transpose(tokens.stack()), [batch, steps])
+        positions = tf.range(steps)[None, :]
+        before_end = tf.cumsum(tf.cast(tokens == self.end_id, tf.int32), axis=1) == 0
+        return tokens, (positions < length[:, None]) & before_end
+
+    def generate_text(self, prompts, length, temperature, top_k, top_p, seed):
+        """Strings: ``text`` (prompt + continuation) and ``generated`` (the continuation) [batch]."""
+        prompt_ids, prompt_lengths = self.encode_prompts(prompts)
+        tokens, mask = self.generate_ids(prompt_ids, prompt_lengths, length, temperature, top_k, top_p, seed)
+        strings = tf.ragged.boolean_mask(tf.gather(tf.constant(self.vocabulary), tokens), mask)
+        joiner = self.tokenizer.joiner
+        generated = tf.strings.reduce_join(strings, axis=1, separator=joiner)
+        separator = tf.where((strings.row_lengths() > 0) & (tf.strings.length(prompts) > 0), joiner, "")
+        return {"text": prompts + separator + generated, "generated": generated}
+
+    def sample_inputs(self, num_samples, seed):
+        return self.generation_inputs([""] * num_samples, self.default_length, 1.0, 0, 1.0, seed)
+
+    @staticmethod
+    def generation_inputs(prompts, length, temperature, top_k, top_p, seed) -> dict:
+        count = len(prompts)
+        return {
+            "prompt": np.array(prompts, dtype=str),
+            "length": np.full((count,), length, np.int32),
+            "temperature": np.full((count,), temperature, np.float32),
+            "top_k": np.full((count,), top_k or 0, np.int32),
+            "top_p": np.full((count,), 1.0 if top_p is None else top_p, np.float32),
+            "seed": np.full((count,), seed, np.int32),
+        }
+
+    def generate(self, prompt, length, temperature, top_k, top_p, seed):
+        if self._generate_function is None:
+            self._generate_function = tf.function(self.generate_text, input_signature=self._text_signature())
+        outputs = self._generate_function(prompt, length, temperature, top_k, top_p, seed)
+        return [text.decode("utf-8") for text in outputs["text"].numpy()]
+
+    _generate_function = None
+
+    def generate_samples(self, num_samples: int, seed: int = 0, prompt=None, length=None, temperature=None,
+                         top_k=None, top_p=None, **options):
+        """``num_samples`` texts: ``prompt`` (default: none, start of a document) and ``length`` tokens after it."""
+        super().reject_options(options)
+        inputs = self.generation_inputs(
+            [prompt or ""] * num_samples, self.default_length if length is None else length,
+            1.0 if temperature is None else temperature, top_k, top_p, seed,
+        )
+        return self.generate(**inputs)
+
+    def write_samples(self, path, samples) -> None:
+        """One text, or every text under a ``=== sample N ===`` line; UTF-8, written atomically."""
+        from genkit.runtime.atomic import write_bytes
+
+        samples = list(samples)
+        text = samples[0] + "\n" if len(samples) == 1 else "".join(
+            f"=== sample {index + 1} ===\n{sample}\n\n" for index, sample in enumerate(samples)
+        )
+        write_bytes(Path(path), text.encode("utf-8"))
+
+    def option_hint(self, name: str) -> str:
+        return {"label": "it is not a conditional model", "reconstruct": "it has no encoder"}.get(
+            name, "it is a text model"
+        )
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    @classmethod
+    def evaluation_data(cls, metadata: dict, dataset: str | None = None, data_dir: str | None = None):
+        """The run's held-out text, or all of ``dataset``'s text (with the run's vocabulary)."""
+        config = metadata["config"]
+        if dataset:
+            return load_text_corpus(dataset, 0.0, config.get("encoding_errors", "strict"))
+        corpus = load_text_corpus(metadata["data"]["name"], config["validation_fraction"], config["encoding_errors"])
+        if not corpus.validation_documents:
+            raise UserError(
+                f"{metadata['data']['name']}: the run held out no validation text (validation_fraction 0); "
+                "pass --dataset text:PATH"
+            )
+        return corpus
+
+    def evaluation_metrics(self, data, num_samples: int | None = None, seed: int = 0, **options) -> dict:
+        """cross_entropy (nats per token), perplexity and bits_per_char over the characters of the text.
+
+        The text (validation part, or all of a --dataset) is read as one
+        stream in 32 parallel contiguous parts whose state carries over from
+        chunk to chunk; each document ends with the end token, which is
+        predicted too. Word models' bits per character divide the same total
+        by the number of characters, so char and word models compare.
+        """
+        self.reject_options(options)
+        documents = data.validation_documents or data.train_documents
+        ids = np.asarray([self.end_id, *self.tokenizer.encode_documents(documents)], np.int32)
+        predictions = len(ids) - 1
+        if predictions < 1:
+            raise UserError(f"{data.name}: no text to evaluate on")
+        streams = min(EVALUATION_STREAMS, predictions)
+        per_stream = predictions // streams
+        inputs = ids[: streams * per_stream].reshape(streams, per_stream)
+        targets = ids[1 : streams * per_stream + 1].reshape(streams, per_stream)
+        states = self.zero_states(streams)
+        total = 0.0
+        chunk_loss = tf.function(self._chunk_loss, reduce_retracing=True)
+        for start in range(0, per_stream, EVALUATION_CHUNK):
+            stop = start + EVALUATION_CHUNK
+            loss, states = chunk_loss(tf.constant(inputs[:, start:stop]), tf.constant(targets[:, start:stop]), states)
+            total += float(loss)
+        evaluated = streams * per_stream
+        cross_entropy = total / evaluated
+        characters = sum(len(document) for document in documents)
+        tokens = predictions
+        return {
+            "cross_entropy": cross_entropy,
+            "perplexity": math.exp(cross_entropy),
+            "bits_per_char": cross_entropy * tokens / max(characters, 1) / math.log(2),
+            "tokens": tokens,
+            "characters": characters,
+            "oov_rate": float(np.mean(ids[1:] == 0)),
+        }
+
+    def _chunk_loss(self, inputs, targets, states):
+        logits, *states = self.network([inputs, *states], training=False)
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=tf.cast(logits, tf.float32))
+        return tf.reduce_sum(loss), states
+
+    # -- serving and export --------------------------------------------------------------------
+
+    def _text_signature(self):
+        return [
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([None], tf.int32, name="length"),
+            tf.TensorSpec([None], tf.float32, name="temperature"),
+            tf.TensorSpec([None], tf.int32, name="top_k"),
+            tf.TensorSpec([None], tf.float32, name="top_p"),
+            tf.TensorSpec([None], tf.int32, name="seed"),
+        ]
+
+    def serving_endpoints(self):
+        def serve(prompt, length, temperature, top_k, top_p, seed):
+            return self.generate_text(prompt, length, temperature, top_k, top_p, seed)
+
+        return {"serving_default": (serve, self._text_signature())}
+
+    def edge_endpoints(self):
+        def step(token, *states):
+            logits, next_states = self.step(token, list(states))
+            return {"logits": logits, **{f"next_{name}": s for name, s in zip(self.state_names, next_states)}}
+
+        signature = [tf.TensorSpec([None], tf.int32, name="token")] + [
+            tf.TensorSpec([None, self.units], tf.float32, name=name) for name in self.state_names
+        ]
+        return {"step": (step, signature)}
+
+    def endpoint_inputs(self, endpoint: str, num_samples: int, seed: int, data=None) -> dict:
+        rng = np.random.default_rng(seed)
+        if endpoint == "step":
+            inputs = {"token": rng.integers(0, len(self.vocabulary), num_samples).astype(np.int32)}
+            if data is not None and getattr(data, "train_ids", None) is not None:
+                inputs["token"] = rng.choice(data.train_ids, num_samples).astype(np.int32)
+            for name in self.state_names:
+                inputs[name] = (0.5 * rng.standard_normal((num_samples, self.units))).astype(np.float32)
+            return inputs
+        if endpoint == "serving_default":
+            prompts = ["", "The ", "And the"]
+            if data is not None and data.train_documents:
+                text = data.train_documents[0]
+                starts = rng.integers(0, max(len(text) - 20, 1), num_samples)
+                prompts = [text[s : s + 12] for s in starts]
+            prompts = [prompts[i % len(prompts)] for i in range(num_samples)]
+            inputs = self.generation_inputs(prompts, 16, 1.0, 0, 1.0, seed)
+            inputs["temperature"] = np.array([(0.0, 0.8, 1.2)[i % 3] for i in range(num_samples)], np.float32)
+            inputs["top_k"] = np.array([(0, 5, 0)[i % 3] for i in range(num_samples)], np.int32)
+            inputs["top_p"] = np.array([(1.0, 1.0, 0.9)[i % 3] for i in range(num_samples)], np.float32)
+            return inputs
+        return super().endpoint_inputs(endpoint, num_samples, seed, data)
+
+    def export_metadata(self) -> dict:
+        return {
+            "text": {
+                **self.tokenizer.description(),
+                "state_names": list(self.state_names),
+                "state_sizes": [self.units] * len(self.state_names),
+            }
+        }
+
+    def get_compile_config(self):
+        # model.keras holds the network; optimizer state lives in the run's checkpoints.
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "network": keras.saving.serialize_keras_object(self.network),
+                "level": self.level,
+                "cell": self.cell,
+                "num_layers": self.num_layers,
+                "units": self.units,
+                "vocabulary": self.vocabulary,
+                "lowercase": self.lowercase,
+                "sequence_length": self.sequence_length,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)
+
+
+def _has_layer(network, name) -> bool:
+    return any(layer.name == name for layer in network.layers)
+

@@ -1,0 +1,23 @@
+"""word-lstm: a word-level recurrent language model."""
+
+from __future__ import annotations
+
+import keras
+
+from genkit.models.language_model.language_model import LanguageModel
+from genkit.models.language_model.word_lstm_config import WordLSTMConfig
+from genkit.registry import register_model
+
+
+@keras.saving.register_keras_serializable(package="genkit")
+@register_model(
+    "word-lstm",
+    config=WordLSTMConfig,
+    family="text",
+    description="Word-level LSTM/GRU language model (lowercased words and punctuation), tied embeddings",
+    train_defaults={"epochs": 2, "batch_size": 64},
+)
+class WordLSTM(LanguageModel):
+    """A :class:`LanguageModel` over words and punctuation marks."""
+
+    default_length = 50

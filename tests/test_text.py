@@ -1,0 +1,292 @@
+"""Text models: tokenisation, training, sampling, greedy decoding with the step model, serving, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_genkit, run_python
+from genkit.config import TrainConfig, parse_overrides
+from genkit.data.text_corpus import load_text_corpus
+from genkit.data.text_tokenizer import WORD_PATTERN, TextTokenizer, graph_tokens
+from genkit.errors import UserError
+from genkit.models.language_model.sampling import choose_next, filter_logits
+from genkit.registry import get_model_entry
+
+TINY = {"char-lstm": ["units=16", "embedding_dim=8", "sequence_length=16"],
+        "word-lstm": ["units=16", "embedding_dim=8", "sequence_length=8", "max_vocabulary=300"]}
+TRICKY = "Héllo, WORLD! it's  a\ttest:\nÄ 3.5x\u00a0y — «quoted» don't\r\n"
+
+
+def _build(name, text_path, extra=(), seed=0):
+    entry = get_model_entry(name)
+    model_config = entry.config_class.from_dict(parse_overrides([*TINY[name], *extra]))
+    data, model_config = entry.model_class.prepare_data(
+        model_config, TrainConfig.from_dict({"dataset": f"text:{text_path}", "batch_size": 16})
+    )
+    keras.utils.set_random_seed(seed)
+    model = entry.model_class.from_hyperparameters(model_config)
+    model.compile_for_training(model_config, seed=seed)
+    return model, data
+
+
+def _train_steps(model, data, steps):
+    batch = next(iter(model.training_dataset(data, 16, shuffle_seed=0)))
+    losses = []
+    for _ in range(steps):
+        model.loss_tracker.reset_state()  # the tracker averages over an epoch: one step's loss each time
+        losses.append(float(model.train_step(batch)["loss"]))
+    return losses
+
+
+@pytest.fixture(scope="module")
+def trained_char(tiny_text):
+    model, data = _build("char-lstm", tiny_text, ["learning_rate=0.02"])
+    _train_steps(model, data, 30)
+    return model, data
+
+
+@pytest.fixture(scope="module")
+def char_run(tmp_path_factory, tiny_text):
+    run_dir = tmp_path_factory.mktemp("runs") / "char"
+    run_genkit(
+        "train", "char-lstm", "--dataset", f"text:{tiny_text}", "--epochs", 1, "--batch-size", 16,
+        "--out", run_dir, "--quiet", *[f for item in TINY["char-lstm"] for f in ("--set", item)],
+    )
+    return run_dir
+
+
+# -- tokenisation ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("level", ["char", "word"])
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_python_and_graph_tokenisation_agree(level, lowercase):
+    tokenizer = TextTokenizer(level, ["[UNK]", "<|endoftext|>"], lowercase)
+    graph = [t.decode("utf-8") for t in graph_tokens(tf.constant([TRICKY]), level, lowercase)[0].numpy()]
+    assert graph == tokenizer.tokens(TRICKY)
+    if level == "word":
+        assert graph == re.findall(WORD_PATTERN, TRICKY.lower() if lowercase else TRICKY)
+
+
+def test_tokenizer_round_trip_and_reserved_tokens():
+    documents = [TRICKY, "more text"]
+    vocabulary = TextTokenizer.build_vocabulary("char", documents, lowercase=False, max_size=None)
+    assert vocabulary[:2] == ["[UNK]", "<|endoftext|>"]
+    char = TextTokenizer("char", vocabulary)
+    assert char.decode(char.encode(TRICKY)) == TRICKY
+    assert char.encode_documents(documents).count(char.end_id) == 2
+    assert char.encode("\u2603") == [0]  # out of vocabulary
+
+    words = TextTokenizer("word", TextTokenizer.build_vocabulary("word", documents, True, None), lowercase=True)
+    assert words.decode(words.encode(TRICKY)) == " ".join(re.findall(WORD_PATTERN, TRICKY.lower()))
+    small = TextTokenizer.build_vocabulary("word", documents, True, max_size=5)
+    assert len(small) == 5
+
+
+# -- training ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,extra", [("char-lstm", []), ("word-lstm", ["cell=gru", "layers=2"])])
+def test_loss_decreases_within_a_few_steps(tiny_text, name, extra):
+    model, data = _build(name, tiny_text, [*extra, "learning_rate=0.02"])
+    losses = _train_steps(model, data, 8)
+    assert losses[-1] < losses[0] - 0.1, losses
+
+
+def test_training_windows_are_teacher_forced_sequences(tiny_text):
+    model, data = _build("char-lstm", tiny_text)
+    batch = next(iter(model.training_dataset(data, 16, shuffle_seed=3))).numpy()
+    assert batch.shape == (16, 17) and batch.dtype == np.int32
+    ids = data.train_ids
+    row = batch[0]
+    starts = [i for i in range(len(ids) - 16) if np.array_equal(ids[i : i + 17], row)]
+    assert starts, "a window is a contiguous piece of the training text"
+
+
+# -- sampling ----------------------------------------------------------------------------------
+
+def test_sampling_is_reproducible_for_a_seed(trained_char):
+    model, _ = trained_char
+    first = model.generate_samples(3, seed=7, prompt="And ", length=40, temperature=1.0, top_p=0.95)
+    again = model.generate_samples(3, seed=7, prompt="And ", length=40, temperature=1.0, top_p=0.95)
+    other = model.generate_samples(3, seed=8, prompt="And ", length=40, temperature=1.0, top_p=0.95)
+    assert first == again
+    assert first != other
+    assert all(text.startswith("And ") for text in first)
+
+
+def test_greedy_step_model_decoding_equals_full_model_decoding(trained_char):
+    model, _ = trained_char
+    prompt = "In the beginning"
+    step, signature = model.edge_endpoints()["step"]
+    assert [spec.name for spec in signature] == ["token", "state_h_0", "state_c_0"]
+
+    # The edge loop: one token at a time through the step endpoint.
+    ids = model.tokenizer.encode(prompt)
+    states = {spec.name: np.zeros((1, model.units), np.float32) for spec in signature[1:]}
+    for token in ids:
+        outputs = step(tf.constant([token], tf.int32), *[tf.constant(states[n]) for n in states])
+        states = {name: outputs[f"next_{name}"].numpy() for name in states}
+    step_ids = []
+    for _ in range(30):
+        token = int(np.argmax(outputs["logits"].numpy()[0]))
+        step_ids.append(token)
+        outputs = step(tf.constant([token], tf.int32), *[tf.constant(states[n]) for n in states])
+        states = {name: outputs[f"next_{name}"].numpy() for name in states}
+
+    # The Keras model: the whole sequence again at every step.
+    sequence = list(ids)
+    for _ in range(30):
+        logits = model(tf.constant([sequence], tf.int32)).numpy()[0, -1]
+        sequence.append(int(np.argmax(logits)))
+    assert step_ids == sequence[len(ids):]
+
+    text = model.generate_samples(1, prompt=prompt, length=30, temperature=0.0)[0]
+    assert text == prompt + model.tokenizer.decode([t for t in step_ids if t != model.end_id])[: len(text) - len(prompt)]
+
+
+def test_top_k_and_top_p_never_pick_outside_their_sets():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(64, 50)).astype(np.float32) * 3
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    for step in range(20):
+        chosen = choose_next(
+            tf.constant(logits), tf.fill([64], 1.0), tf.fill([64], 5), tf.fill([64], 1.0), 11, step
+        ).numpy()
+        top5 = np.argsort(-logits, axis=1)[:, :5]
+        assert all(c in row for c, row in zip(chosen, top5))
+
+        chosen = choose_next(
+            tf.constant(logits), tf.fill([64], 1.0), tf.fill([64], 0), tf.fill([64], 0.6), 11, step
+        ).numpy()
+        for row, c in enumerate(chosen):
+            order = np.argsort(-probabilities[row])
+            needed = int(np.searchsorted(np.cumsum(probabilities[row][order]), 0.6) + 1)
+            assert c in order[:needed]
+    kept = filter_logits(tf.constant(logits), tf.fill([64], 0), tf.fill([64], 1.0)).numpy()
+    assert np.isfinite(kept).all()  # no filtering when top_k is 0 and top_p is 1
+    greedy = choose_next(tf.constant(logits), tf.zeros([64]), tf.zeros([64], tf.int32), tf.ones([64]), 0, 0)
+    np.testing.assert_array_equal(greedy.numpy(), logits.argmax(axis=1))
+
+
+# -- the run folder: CLI, serving, evaluation ------------------------------------------------------
+
+def test_cli_sample_writes_text_and_rejects_image_options(char_run, tmp_path):
+    out = tmp_path / "s.txt"
+    run_genkit("sample", char_run, "--prompt", "And", "--length", 20, "--temperature", 0, "-n", 2, "--out", out)
+    text = out.read_text(encoding="utf-8")
+    assert text.count("=== sample") == 2 and "\nAnd" in text
+    bad = run_genkit("sample", char_run, "--out", tmp_path / "s.png", check=False)
+    assert bad.returncode == 2 and "allowed: .txt" in bad.stderr
+    bad = run_genkit("sample", char_run, "--label", 1, "--out", out, check=False)
+    assert bad.returncode == 2 and "--label" in bad.stderr
+    metadata = json.loads((char_run / "genkit.json").read_text())
+    assert metadata["data"]["tokenizer"]["level"] == "char"
+    vocabulary = json.loads((char_run / "vocabulary.json").read_text())
+    assert vocabulary["vocabulary"][:2] == ["[UNK]", "<|endoftext|>"]
+
+
+def test_string_savedmodel_generates_text_without_genkit(char_run):
+    code = (
+        "import sys, tensorflow as tf\n"
+        f"serving = tf.saved_model.load({str(char_run / 'serving' / '1')!r})\n"
+        "f = serving.signatures['serving_default']\n"
+        "args = dict(prompt=tf.constant(['And God', '']), length=tf.constant([12, 5]),\n"
+        "            temperature=tf.constant([0.0, 1.0]), top_k=tf.constant([0, 3]), top_p=tf.constant([1.0, 0.9]),\n"
+        "            seed=tf.constant([4, 4]))\n"
+        "a, b = f(**args), f(**args)\n"
+        "assert 'genkit' not in sys.modules\n"
+        "print(repr([t.decode() for t in a['text'].numpy()]))\n"
+        "print(repr([t.decode() for t in b['text'].numpy()]))\n"
+        "print(repr([t.decode() for t in a['generated'].numpy()]))\n"
+    )
+    texts, again, generated = [eval(line) for line in run_python(code).strip().splitlines()]  # noqa: S307
+    assert texts == again
+    assert texts[0].startswith("And God") and texts[0] == "And God" + generated[0]
+    import genkit.models  # noqa: F401
+
+    model = keras.saving.load_model(char_run / "model.keras")
+    assert model.generate_samples(1, prompt="And God", length=12, temperature=0.0) == [texts[0]]
+
+
+def test_evaluate_writes_cross_entropy_perplexity_and_bits_per_char(char_run, tmp_path):
+    result = run_genkit("evaluate", char_run)
+    metrics = json.loads((char_run / "metrics.json").read_text())
+    assert {"cross_entropy", "perplexity", "bits_per_char"} <= set(metrics)
+    assert math.isclose(metrics["perplexity"], math.exp(metrics["cross_entropy"]), rel_tol=1e-6)
+    assert "bits_per_char" in result.stdout
+    other = tmp_path / "other.txt"
+    other.write_text("And the LORD spake unto Moses, saying,\n" * 20, encoding="utf-8")
+    run_genkit("evaluate", char_run, "--dataset", f"text:{other}")
+    assert json.loads((char_run / "metrics.json").read_text())["dataset"] == f"text:{other}"
+
+
+def test_word_bits_per_char_counts_characters_of_the_text(tiny_text):
+    model, data = _build("word-lstm", tiny_text)
+    metrics = model.evaluation_metrics(data)
+    characters = sum(len(d) for d in data.validation_documents)
+    assert metrics["characters"] == characters
+    expected = metrics["cross_entropy"] * metrics["tokens"] / characters / math.log(2)
+    assert math.isclose(metrics["bits_per_char"], expected, rel_tol=1e-9)
+    with pytest.raises(UserError, match="--features"):
+        model.evaluation_metrics(data, features="inception")
+
+
+def test_export_metadata_describes_the_tokenizer_and_states(trained_char):
+    model, _ = trained_char
+    text = model.export_metadata()["text"]
+    assert text["level"] == "char" and text["vocabulary"] == model.vocabulary
+    assert text["state_names"] == ["state_h_0", "state_c_0"] and text["state_sizes"] == [16, 16]
+    assert text["end_token"] == text["vocabulary"][1] and text["oov_token"] == text["vocabulary"][0]
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+def test_empty_file_is_a_clear_error(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(UserError, match=f"{re.escape(str(empty))}: empty text"):
+        load_text_corpus(f"text:{empty}")
+
+
+def test_corpus_shorter_than_one_window_is_a_clear_error(tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("Too short.", encoding="utf-8")
+    with pytest.raises(UserError, match="shorter than one training window"):
+        _build("char-lstm", short, ["validation_fraction=0"])
+
+
+def test_non_utf8_bytes_name_the_file_and_offset_unless_replaced(tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf".encode() + b"\xe9 au lait " * 5)
+    with pytest.raises(UserError) as error:
+        load_text_corpus(f"text:{bad}")
+    message = str(error.value)
+    assert str(bad) in message and "byte offset 3" in message and "encoding_errors=replace" in message
+    assert "\n" not in message
+    corpus = load_text_corpus(f"text:{bad}", 0.0, "replace")
+    assert "caf\ufffd" in corpus.train_documents[0]
+
+
+def test_folder_of_txt_files_and_bad_specs(tmp_path):
+    (tmp_path / "a.txt").write_text("first document " * 10, encoding="utf-8")
+    (tmp_path / "b.txt").write_text("second document " * 10, encoding="utf-8")
+    (tmp_path / "ignored.md").write_text("not text", encoding="utf-8")
+    corpus = load_text_corpus(f"text:{tmp_path}", 0.6)
+    assert corpus.train_documents[0].startswith("first") and corpus.validation_documents[-1].startswith("second")
+    with pytest.raises(UserError, match="text models take"):
+        load_text_corpus("fashion_mnist")
+    with pytest.raises(UserError, match="no such file"):
+        load_text_corpus(f"text:{tmp_path / 'missing.txt'}")
+
+
+def test_embedded_corpus_is_the_king_james_version():
+    corpus = load_text_corpus(None, 0.1)
+    assert corpus.train_documents[0].startswith("Ge1:1 In the beginning God created the heaven and the earth.")
+    assert corpus.train_characters + corpus.validation_characters == 4404412
+    assert corpus.validation_documents[-1].rstrip().endswith("Amen.")
