@@ -7,7 +7,9 @@ next token's logits and the next state: inputs ``token`` (int32 [batch]) and
 ``state_h_{i}`` / ``state_c_{i}`` (float32 [batch, units]); outputs
 ``logits`` [batch, vocab] and ``next_state_h_{i}`` / ``next_state_c_{i}``.
 genkit.json's "text" entry holds the vocabulary and tokenizer. Temperature 0
-is greedy decoding (the same text as ``genkit sample --temperature 0``).
+is greedy decoding (the same text as ``genkit sample --temperature 0``); other
+temperatures sample with numpy's generator seeded by ``--seed`` (reproducible,
+but not the same draws as genkit's TensorFlow sampler).
 """
 
 from __future__ import annotations
@@ -70,23 +72,25 @@ def step_signature(document: dict) -> str:
 
 
 def choose_next(logits: np.ndarray, rng, temperature: float, top_k: int | None, top_p: float | None) -> int:
-    """Greedy at temperature 0; else sample from softmax(logits / T) restricted to the top-k / nucleus top-p."""
+    """Greedy at temperature 0; else a draw from softmax(logits / T) kept to the top-k and the top-p nucleus.
+
+    As genkit: tokens tied with the last one kept are kept too.
+    """
     logits = np.asarray(logits, np.float64)
     if temperature == 0:
         return int(np.argmax(logits))
     logits = logits / temperature
-    if top_k is not None and top_k < len(logits):
-        threshold = np.sort(logits)[-top_k]
-        logits = np.where(logits < threshold, -np.inf, logits)
+    if top_k is not None and 0 < top_k < len(logits):
+        logits = np.where(logits < np.sort(logits)[::-1][top_k - 1], -np.inf, logits)
+    if top_p is not None and top_p < 1.0:
+        ordered = np.sort(logits)[::-1]
+        probabilities = np.exp(ordered - ordered[0])
+        probabilities /= probabilities.sum()
+        before = np.cumsum(probabilities) - probabilities  # probability of the likelier tokens
+        kept = max(int(np.sum(before < top_p)), 1)
+        logits = np.where(logits < ordered[kept - 1], -np.inf, logits)
     probabilities = np.exp(logits - np.max(logits))
     probabilities /= probabilities.sum()
-    if top_p is not None and top_p < 1.0:
-        order = np.argsort(-probabilities, kind="stable")
-        cumulative = np.cumsum(probabilities[order])
-        keep = order[: int(np.searchsorted(cumulative, top_p) + 1)]
-        mask = np.zeros_like(probabilities)
-        mask[keep] = probabilities[keep]
-        probabilities = mask / mask.sum()
     return int(rng.choice(len(probabilities), p=probabilities))
 
 
@@ -103,8 +107,11 @@ def generate(folder, prompt: str, length: int, temperature: float = 1.0, top_k=N
     entry = document["signatures"][name]
     model = Model(folder, name, entry, runtime)
     ids = tokenizer.encode(prompt)
-    if not ids:
-        raise AppError("--prompt: needs at least one token")
+    end_id = tokenizer.ids.get(tokenizer.end_token) if tokenizer.end_token is not None else None
+    if not ids:  # as genkit: an empty prompt starts a new document (the end token)
+        if end_id is None:
+            raise AppError("--prompt: needs at least one token (the model has no end token to start from)")
+        ids = [end_id]
     states = {
         key: np.zeros((1, *spec["shape"][1:]), np.float32) for key, spec in entry["inputs"].items() if key != "token"
     }
@@ -115,7 +122,6 @@ def generate(folder, prompt: str, length: int, temperature: float = 1.0, top_k=N
         logits = outputs["logits"][0]
         states = {key: outputs[f"next_{key}"] for key in states}
     generated = []
-    end_id = tokenizer.ids.get(tokenizer.end_token) if tokenizer.end_token is not None else None
     for _ in range(length):
         token = choose_next(logits, rng, temperature, top_k, top_p)
         if token == end_id:
@@ -124,14 +130,14 @@ def generate(folder, prompt: str, length: int, temperature: float = 1.0, top_k=N
         outputs = model(token=np.array([token], np.int32), **states)
         logits = outputs["logits"][0]
         states = {key: outputs[f"next_{key}"] for key in states}
-    separator = tokenizer.joiner if generated and tokenizer.level == "word" else ""
+    separator = tokenizer.joiner if generated and prompt else ""
     return prompt + separator + tokenizer.decode(generated)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog=APP, description=__doc__.split("\n")[0])
     parser.add_argument("export_dir", metavar="EXPORT_DIR")
-    parser.add_argument("--prompt", required=True, metavar="TEXT")
+    parser.add_argument("--prompt", required=True, metavar="TEXT", help='"" starts a new document')
     parser.add_argument("--length", type=int, default=200, metavar="N", help="tokens to generate")
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 is greedy")
     parser.add_argument("--top-k", type=int, metavar="K")

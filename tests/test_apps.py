@@ -197,3 +197,43 @@ def test_generate_text_follows_the_step_model_contract_greedily(apps_python, tmp
         for seed in (1, 1)
     ]
     assert sampled[0] == sampled[1] and sampled[0].startswith(prompt)
+
+
+@pytest.fixture(scope="module")
+def text_exports(tmp_path_factory, tiny_text) -> dict:
+    """A char-level LSTM and a word-level 2-layer GRU, barely trained (near-random weights make greedy text
+    varied), each exported to TFLite and ONNX: {model name: (run folder, exports folder)}."""
+    import exporters
+    from family_configs import FAMILY_CONFIGS
+
+    runs = {}
+    for name in ("char-lstm", "word-lstm"):
+        run_dir = tmp_path_factory.mktemp("text-runs") / name
+        flags = [flag for item in [*FAMILY_CONFIGS[name]["set"], "learning_rate=1e-5"] for flag in ("--set", item)]
+        run_genkit("train", name, "--dataset", f"text:{tiny_text}", "--epochs", 1, "--out", run_dir, "--quiet", *flags)
+        out = run_dir / "exports"
+        for format_name in ("tflite", "onnx"):
+            exporters.export(run_dir, format_name, out=out, verbose=False, parity_samples=8, latency_repeats=2)
+        runs[name] = (run_dir, out)
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["char-lstm", "word-lstm"])
+def test_generate_text_greedy_equals_genkit_sample(apps_python, text_exports, name):
+    from genkit.runtime.run_folder import RunFolder
+
+    run_dir, out = text_exports[name]
+    document = json.loads((out / "tflite" / "genkit.json").read_text())
+    assert document["signatures"]["step"]["inputs"]["token"]["dtype"] == "int32"
+    assert document["text"]["level"] == name.split("-")[0] and document["text"]["vocabulary"][:1] == ["[UNK]"]
+    model = RunFolder(run_dir).load_model()
+    continuations = []
+    for prompt in ("And God said", "", "In the beginning", "Ge1:3 And the"):
+        (expected,) = model.generate_samples(1, 0, prompt=prompt, length=30, temperature=0.0)
+        continuations.append(expected[len(prompt):])
+        for runtime, folder in (("litert", "tflite"), ("onnx", "onnx")):
+            process = run_app(apps_python, "generate_text.py", out / folder, "--prompt", prompt, "--length", 30,
+                              "--temperature", 0, "--runtime", runtime)
+            assert process.stdout == expected + "\n", (name, runtime, prompt)
+    assert len(set("".join(continuations))) > 3, f"{name}: degenerate greedy texts test little: {continuations}"
