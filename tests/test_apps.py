@@ -237,3 +237,16 @@ def test_generate_text_greedy_equals_genkit_sample(apps_python, text_exports, na
                               "--temperature", 0, "--runtime", runtime)
             assert process.stdout == expected + "\n", (name, runtime, prompt)
     assert len(set("".join(continuations))) > 3, f"{name}: degenerate greedy texts test little: {continuations}"
+
+
+@pytest.mark.slow
+def test_an_int8_step_model_reports_its_bits_per_char_and_greedy_cost(text_exports, tmp_path):
+    import exporters
+
+    run_dir, _ = text_exports["char-lstm"]
+    folder = exporters.export(run_dir, "tflite", "int8", out=tmp_path, verbose=False, quality_samples=256,
+                              latency_repeats=2)["tflite-int8"]
+    quality = json.loads((folder / "export_report.json").read_text())["signatures"]["step"]["quality"]
+    assert quality["metric"] == "bits_per_char" and quality["tokens"] == 256
+    assert np.isfinite(quality["bits_per_char_delta"]) and 0.0 <= quality["greedy_token_agreement"] <= 1.0
+    assert quality["summary"].startswith("bpc ")

@@ -403,6 +403,14 @@ class LanguageModel(GenerativeTask):
             return inputs
         return super().endpoint_inputs(endpoint, num_samples, seed, data)
 
+    def export_quality(self, endpoint: str, run_export, data=None, num_samples: int = 1000, seed: int = 0) -> dict:
+        """The step model's cost: bits per character over held-out text, Keras vs export, and greedy agreement."""
+        if endpoint != "step":
+            return super().export_quality(endpoint, run_export, data=data, num_samples=num_samples, seed=seed)
+        from genkit.models.language_model.export_quality import step_export_quality
+
+        return step_export_quality(self, run_export, data, num_samples=num_samples, seed=seed)
+
     def export_metadata(self) -> dict:
         return {
             "text": {
