@@ -34,6 +34,20 @@ class CGAN(GAN):
     def build_generator(cls, config, name="generator"):
         return build_cgan_generator(config, name=name)
 
+    def evaluation_metrics(self, data, num_samples=None, seed=0, **options):
+        """The image-generator metrics plus conditioning accuracy.
+
+        ``conditioning_accuracy`` (and ``conditioning_accuracy_class_K``): the
+        share of images asked for class K that the shipped Fashion-MNIST
+        classifier labels K, over ``num_samples / num_classes`` images per class.
+        """
+        from genkit.evaluation.conditioning_accuracy import model_conditioning_accuracy
+
+        metrics = super().evaluation_metrics(data, num_samples=num_samples, seed=seed, **options)
+        per_class = max(1, int(metrics["num_samples"]) // self.num_classes)
+        metrics.update(model_conditioning_accuracy(self, data.label_names, per_class, seed=seed))
+        return metrics
+
     @classmethod
     def build_discriminator(cls, config):
         return build_cgan_discriminator(config)
