@@ -17,7 +17,7 @@ from genkit.registry import register_model
     config=WGANGPConfig,
     family="gan",
     description="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017), 5 critic steps per generator step",
-    train_defaults={"epochs": 100, "batch_size": 64},
+    train_defaults={"epochs": 100, "batch_size": 32},
 )
 class WGANGP(GAN):
     """A :class:`~genkit.models.gan.GAN` with a Wasserstein critic and the gradient penalty.

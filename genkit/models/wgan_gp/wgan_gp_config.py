@@ -16,11 +16,18 @@ class WGANGPConfig(GANConfig):
     (||grad D(x_hat)|| - 1)^2`` with ``x_hat`` a per-example uniform
     interpolation of real and generated images. The critic has no batch
     normalisation (the penalty is per example) and, by default, no dropout.
-    Adam with beta_1 = 0.5, beta_2 = 0.9 as in the paper.
+
+    Defaults chosen for quality per wall-clock second on a CPU: a light
+    critic (32 and 64 filters: the penalty's double back-propagation through
+    the critic is most of a step's cost, and 64-128 filters made steps 2.6x
+    slower), Adam(5e-4, beta_1 = 0.5, beta_2 = 0.9) for both networks (2e-4
+    learnt visibly slower in equal time) and batches of 32.
     """
 
-    discriminator_filters: tuple[int, ...] = (64, 128)
+    discriminator_filters: tuple[int, ...] = (32, 64)
     dropout_rate: float = 0.0
+    generator_learning_rate: float = 5e-4
+    discriminator_learning_rate: float = 5e-4
     label_smoothing: float = 0.0
     beta_1: float = 0.5
     beta_2: float = 0.9
