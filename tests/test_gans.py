@@ -285,6 +285,23 @@ def test_wgan_gp_step_compiles_with_xla_and_under_mixed_precision():
         keras.mixed_precision.set_dtype_policy("float32")
 
 
+def test_spectral_norm_and_hinge_loss_train_under_mixed_precision():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        model, _ = _model(CGAN, CGANConfig, num_classes=10, spectral_norm=True, loss="hinge")
+        before = [np.array(w) for w in model.discriminator.trainable_weights]
+        for seed in range(3):
+            logs = model.train_step((tf.constant(_images(seed=seed)), tf.constant(_labels())))
+            assert all(np.isfinite(float(value)) for value in logs.values()), logs
+        changed = [not np.allclose(a, np.array(b)) for a, b in zip(before, model.discriminator.trainable_weights)]
+        assert all(changed)
+        vectors = [w for w in model.discriminator.weights if "vector_u" in w.path]
+        assert len(vectors) == 4  # two convolutions, the logit, the label projection
+        assert np.asarray(model.generate(**model.sample_inputs(2, 0))).dtype == np.float32
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
 def test_config_errors_name_the_field():
     with pytest.raises(UserError, match="'discriminator_batch_norm'.*gradient penalty"):
         WGANGPConfig.from_dict({"discriminator_batch_norm": True})
