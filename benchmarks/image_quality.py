@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import time
@@ -36,7 +37,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from genkit.errors import UserError  # noqa: E402
-from genkit.evaluate import evaluate  # noqa: E402
+from genkit.evaluate import METRICS_FILE, evaluate  # noqa: E402
 from genkit.registry import get_model_entry, registered_models  # noqa: E402
 from genkit.runtime.atomic import write_bytes, write_json  # noqa: E402
 from genkit.runtime.run_folder import RunFolder, library_versions  # noqa: E402
@@ -76,8 +77,9 @@ def train_and_evaluate(label, model_name, overrides, train_flags, run_dir, args)
     batches_per_step = metadata["config"].get("n_critic", 1)
     epochs = training["global_steps"] * batches_per_step * metadata["train"]["batch_size"] / metadata["data"]["num_train"]
     print(f"[{time.strftime('%H:%M:%S')}] {label}: {training['global_steps']} steps; evaluating ...", flush=True)
-    options = {"features": args.features}
-    metrics = evaluate(run_dir, num_samples=args.num_samples, seed=args.seed, **options)
+    evaluate(run_dir, num_samples=args.num_samples, seed=args.seed, features=args.features)
+    # Whatever keys the family writes (nll, elbo, conditioning_accuracy, ...), as metrics.json has them.
+    metrics = json.loads((Path(run_dir) / METRICS_FILE).read_text())
     return {
         "model": label,
         "registered_model": model_name,
