@@ -51,6 +51,7 @@ TUTORIAL_SETTINGS = {
     "discriminator_filters": [64, 128], "kernel_size": 5, "leaky_relu_slope": 0.3, "dropout_rate": 0.3,
     "generator_learning_rate": 1e-4, "discriminator_learning_rate": 1e-4, "beta_1": 0.9,
     "generator_activation": "leaky_relu", "discriminator_batch_norm": False, "label_smoothing": 0.0,
+    "ema_decay": 0.0,  # the tutorial samples from the trained generator, not a moving average
 }
 TUTORIAL_BATCH_SIZE = 256
 # Enough epochs that the time limit is what stops every run.
@@ -72,7 +73,9 @@ def train_and_evaluate(label, model_name, overrides, train_flags, run_dir, args)
     )
     metadata = RunFolder(run_dir).read_metadata()
     training = metadata["training"]
-    epochs = training["global_steps"] * metadata["train"]["batch_size"] / metadata["data"]["num_train"]
+    # A wgan-gp step takes n_critic real batches.
+    batches_per_step = metadata["config"].get("n_critic", 1)
+    epochs = training["global_steps"] * batches_per_step * metadata["train"]["batch_size"] / metadata["data"]["num_train"]
     print(f"[{time.strftime('%H:%M:%S')}] {label}: {training['global_steps']} steps; evaluating ...", flush=True)
     evaluate(run_dir, num_samples=args.num_samples, seed=args.seed, features=args.features)
     # Whatever keys the family writes (nll, elbo, conditioning_accuracy, ...), as metrics.json has them.
