@@ -318,3 +318,23 @@ def test_mixed_precision_on_two_devices_then_resume(tiny_text, tmp_path):
     assert [record["epoch"] for record in history] == [1, 2]
     assert all(math.isfinite(record["loss"]) for record in history)
     assert (run_dir / "samples" / "epoch_002.txt").is_file()
+
+
+def test_step_endpoint_converts_to_builtin_tflite_ops_only(trained_char, tmp_path):
+    model, _ = trained_char
+    function, signature = model.edge_endpoints()["step"]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="step", fn=function, input_signature=signature)
+    archive.write_out(str(tmp_path / "step"), verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "step"), signature_keys=["step"])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex: fails if any op needs it
+    flatbuffer = converter.convert()
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer)
+    runner = interpreter.get_signature_runner()
+    states = {name: np.zeros((1, model.units), np.float32) for name in model.state_names}
+    outputs = runner(token=np.array([5], np.int32), **states)
+    expected = function(tf.constant([5], tf.int32), *[tf.constant(states[n]) for n in model.state_names])
+    np.testing.assert_allclose(outputs["logits"], expected["logits"].numpy(), atol=1e-5)
