@@ -10,6 +10,20 @@ FAMILY_CONFIGS = {
         "set": ["latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]"],
         "dataset": "npz",
     },
+    "cgan": {
+        "set": [
+            "latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]",
+            "label_embedding_dim=4", "spectral_norm=true", "loss=hinge",
+        ],
+        "dataset": "npz",
+    },
+    "wgan-gp": {
+        "set": [
+            "latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]",
+            "n_critic=2",
+        ],
+        "dataset": "npz",
+    },
     "char-lstm": {
         "set": ["units=16", "embedding_dim=8", "sequence_length=16", "dropout=0.1"],
         "dataset": "text",

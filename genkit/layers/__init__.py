@@ -1,4 +1,5 @@
 """Layers genkit adds to Keras."""
 
 from genkit.layers.replica_dropout import ReplicaDropout
+from genkit.layers.spectral_normalization import SpectralNormalization
 from genkit.layers.token_embedding import TokenEmbedding
