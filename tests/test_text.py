@@ -290,3 +290,51 @@ def test_embedded_corpus_is_the_king_james_version():
     assert corpus.train_documents[0].startswith("Ge1:1 In the beginning God created the heaven and the earth.")
     assert corpus.train_characters + corpus.validation_characters == 4404412
     assert corpus.validation_documents[-1].rstrip().endswith("Amen.")
+
+
+def test_step_model_matches_the_network_for_gru_tied_and_stacked_layers(tiny_text):
+    model, data = _build("word-lstm", tiny_text, ["cell=gru", "layers=2", "learning_rate=0.02"])
+    _train_steps(model, data, 5)
+    step, signature = model.edge_endpoints()["step"]
+    assert [spec.name for spec in signature] == ["token", "state_h_0", "state_h_1"]
+    ids = data.train_ids[:12]
+    full = model(tf.constant([ids], tf.int32)).numpy()[0]
+    states = [tf.zeros([1, model.units]) for _ in signature[1:]]
+    for position, token in enumerate(ids):
+        outputs = step(tf.constant([token], tf.int32), *states)
+        np.testing.assert_allclose(outputs["logits"].numpy()[0], full[position], atol=1e-5)
+        states = [outputs[f"next_{spec.name}"] for spec in signature[1:]]
+
+
+def test_mixed_precision_on_two_devices_then_resume(tiny_text, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [f for item in TINY["word-lstm"] for f in ("--set", item)]
+    run_genkit(
+        "train", "word-lstm", "--dataset", f"text:{tiny_text}", "--epochs", 1, "--batch-size", 16, "--devices", 2,
+        "--mixed-precision", "mixed_float16", "--out", run_dir, "--quiet", *flags,
+    )
+    run_genkit("train", "word-lstm", "--resume", "--epochs", 2, "--out", run_dir, "--quiet")
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [record["epoch"] for record in history] == [1, 2]
+    assert all(math.isfinite(record["loss"]) for record in history)
+    assert (run_dir / "samples" / "epoch_002.txt").is_file()
+
+
+def test_step_endpoint_converts_to_builtin_tflite_ops_only(trained_char, tmp_path):
+    model, _ = trained_char
+    function, signature = model.edge_endpoints()["step"]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="step", fn=function, input_signature=signature)
+    archive.write_out(str(tmp_path / "step"), verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "step"), signature_keys=["step"])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex: fails if any op needs it
+    flatbuffer = converter.convert()
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer)
+    runner = interpreter.get_signature_runner()
+    states = {name: np.zeros((1, model.units), np.float32) for name in model.state_names}
+    outputs = runner(token=np.array([5], np.int32), **states)
+    expected = function(tf.constant([5], tf.int32), *[tf.constant(states[n]) for n in model.state_names])
+    np.testing.assert_allclose(outputs["logits"], expected["logits"].numpy(), atol=1e-5)

@@ -4,5 +4,5 @@ from genkit.models.cgan import CGAN, CGANConfig
 from genkit.models.dcgan import DCGAN, DCGANConfig
 from genkit.models.gan import GAN, GANConfig
 from genkit.models.generative_task import GenerativeTask
-from genkit.models.wgan_gp import WGANGP, WGANGPConfig
 from genkit.models.language_model import CharLSTM, CharLSTMConfig, WordLSTM, WordLSTMConfig
+from genkit.models.wgan_gp import WGANGP, WGANGPConfig

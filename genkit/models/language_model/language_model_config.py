@@ -37,12 +37,12 @@ class LanguageModelConfig(ModelConfig):
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     tie_embeddings: bool = False
-    sequence_length: int = 128
+    sequence_length: int = 64
     max_vocabulary: int | None = None
     lowercase: bool = False
     validation_fraction: float = 0.1
     encoding_errors: str = "strict"
-    learning_rate: float = 3e-3
+    learning_rate: float = 8e-3
     clip_norm: float = 1.0
     vocabulary: tuple[str, ...] | None = None
 

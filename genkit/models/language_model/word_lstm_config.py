@@ -18,3 +18,4 @@ class WordLSTMConfig(LanguageModelConfig):
     sequence_length: int = 48
     max_vocabulary: int | None = 8000
     lowercase: bool = True
+    learning_rate: float = 3e-3
