@@ -2,3 +2,4 @@
 
 from genkit.models.dcgan import DCGAN, DCGANConfig
 from genkit.models.generative_task import GenerativeTask
+from genkit.models.vae import CVAE, VAE, BetaVAE, BetaVAEConfig, CVAEConfig, VAEConfig
