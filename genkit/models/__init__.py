@@ -3,3 +3,4 @@
 from genkit.models.dcgan import DCGAN, DCGANConfig
 from genkit.models.generative_task import GenerativeTask
 from genkit.models.vae import CVAE, VAE, BetaVAE, BetaVAEConfig, CVAEConfig, VAEConfig
+from genkit.models.autoencoder import Autoencoder, AutoencoderConfig, DenoisingAutoencoder, DenoisingAutoencoderConfig
