@@ -30,5 +30,5 @@ def build_vae_decoder(config) -> keras.Model:
             config.gaussian_std, config.min_gaussian_std, trainable=config.gaussian_variance == "learned",
             name="log_var",
         )(logits)
-        return keras.Model(inputs, [logits, log_var], name="decoder")
-    return keras.Model(inputs, logits, name="decoder")
+        return keras.Model(inputs if len(inputs) > 1 else z, [logits, log_var], name="decoder")
+    return keras.Model(inputs if len(inputs) > 1 else z, logits, name="decoder")

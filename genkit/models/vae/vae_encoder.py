@@ -22,4 +22,4 @@ def build_vae_encoder(config) -> keras.Model:
     x = layers.Dense(config.dense_units, activation="relu", name="dense")(x)
     mean = layers.Dense(config.latent_dim, dtype="float32", name="mean")(x)
     log_var = layers.Dense(config.latent_dim, dtype="float32", name="log_var")(x)
-    return keras.Model(inputs, [mean, log_var], name="encoder")
+    return keras.Model(inputs if len(inputs) > 1 else images, [mean, log_var], name="encoder")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -13,6 +14,7 @@ from genkit.models.vae.vae_losses import diagonal_normal_log_density, gaussian_k
 DEFAULT_IMPORTANCE_SAMPLES = 100
 # Decoder passes per traced call: bounds memory whatever k is.
 DECODES_PER_CALL = 4096
+_TRACED = weakref.WeakKeyDictionary()  # model -> its traced bounds function
 
 
 def _bounds_function(model):
@@ -51,7 +53,9 @@ def importance_weighted_bounds(model, images, labels=None, importance_samples=DE
     chunk = min(importance_samples, DECODES_PER_CALL)
     num_chunks = math.ceil(importance_samples / chunk)
     per_call = max(1, DECODES_PER_CALL // chunk)
-    bounds = _bounds_function(model)
+    if model not in _TRACED:
+        _TRACED[model] = _bounds_function(model)
+    bounds = _TRACED[model]
     elbo, log_likelihood = [], []
     call = 0
     for start in range(0, len(images), per_call):
