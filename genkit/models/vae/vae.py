@@ -109,7 +109,9 @@ class VAE(GenerativeTask):
     # -- the networks as distributions ---------------------------------------------------------
 
     def _conditioned(self, x, labels):
-        return [x, labels] if self.num_classes else x
+        if not self.num_classes:
+            return x
+        return [ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(labels, "int32")]
 
     def encode(self, images, labels=None, training=False):
         """(mean, log_var) of q(z|x[, y]), float32 [batch, latent_dim]."""
