@@ -226,3 +226,40 @@ def test_cvae_samples_a_chosen_class_and_refuses_one_out_of_range(cvae_run, tmp_
     assert process.returncode == 2 and "pass --label K" in process.stderr
     run_genkit("sample", cvae_run, "--reconstruct", images, "--label", 0, "--out", tmp_path / "r.npy")
     assert np.load(tmp_path / "r.npy").shape == (5, 28, 28, 1)
+
+
+def test_mixed_float16_vae_uses_loss_scaling_and_keeps_float32_outputs():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        model = _model(decoder="gaussian")
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        logs = model.train_step(tf.constant(_images(32)[0]))
+        assert all(np.isfinite(float(value)) for value in logs.values())
+        mean, log_var = model.encode(_images(2)[0])
+        assert mean.dtype == log_var.dtype == "float32" and model.generate(z=np.zeros((2, 4), "float32")).dtype == "float32"
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+@pytest.mark.slow
+def test_beta_vae_resumes_its_warm_up_exactly(tmp_path, tiny_npz):
+    def train(out, *extra):
+        return run_genkit(
+            "train", "beta-vae", "--dataset", f"npz:{tiny_npz}", "--batch-size", 64, "--epochs", 2, "--out", out,
+            "--quiet", *TINY_FLAGS, "--set", "kl_warmup_steps=6", *extra,
+        )
+
+    train(tmp_path / "straight")
+    train(tmp_path / "stopped", "--time-limit", "0.00001")  # stops after the first step
+    train(tmp_path / "stopped", "--resume")
+    straight, resumed = (read_json(tmp_path / name / "history.json") for name in ("straight", "stopped"))
+    # 4 steps per epoch: the last step of epoch 1 has weight 3/6 * 4, of epoch 2 (step 7) the full beta.
+    assert [record["kl_weight"] for record in straight] == [2.0, 4.0]
+    assert resumed[-1]["kl_weight"] == 4.0 and resumed[-1]["loss"] == pytest.approx(straight[-1]["loss"], rel=1e-4)
+    import genkit.models  # noqa: F401
+
+    for name in ("straight", "stopped"):
+        assert keras.saving.load_model(tmp_path / name / "model.keras").kl_warmup_steps == 6
+    weights = [keras.saving.load_model(tmp_path / name / "model.keras").get_weights() for name in ("straight", "stopped")]
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
