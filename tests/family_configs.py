@@ -13,6 +13,20 @@ FAMILY_CONFIGS = {
         "set": ["latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]"],
         "dataset": "npz",
     },
+    "cgan": {
+        "set": [
+            "latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]",
+            "label_embedding_dim=4", "spectral_norm=true", "loss=hinge",
+        ],
+        "dataset": "npz",
+    },
+    "wgan-gp": {
+        "set": [
+            "latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]",
+            "n_critic=2",
+        ],
+        "dataset": "npz",
+    },
     "vae": {"set": [*TINY_ENCODER_DECODER], "dataset": "npz"},
     "beta-vae": {"set": [*TINY_ENCODER_DECODER, "kl_warmup_steps=10", "decoder=gaussian"], "dataset": "npz"},
     "cvae": {"set": [*TINY_ENCODER_DECODER, "label_embedding_dim=4"], "dataset": "npz"},

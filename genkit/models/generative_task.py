@@ -9,6 +9,9 @@ import numpy as np
 
 from genkit.errors import UserError
 
+# How many samples ``genkit evaluate`` generates by default (capped at the size of the test split).
+DEFAULT_EVALUATION_SAMPLES = 10_000
+
 
 class GenerativeTask(keras.Model):
     """A Keras model with a custom ``train_step`` that the genkit runtime can drive.
@@ -152,6 +155,7 @@ class GenerativeTask(keras.Model):
         hints = {
             "label": "it is not a conditional model",
             "reconstruct": "it has no encoder",
+            "importance_samples": "it has no likelihood to estimate",
         }
         return hints.get(name, "it is not a text model")
 
@@ -200,9 +204,50 @@ class GenerativeTask(keras.Model):
             raise UserError(f"--dataset {spec}: images are {list(data.image_shape)}; the model makes {list(shape)}")
         return data
 
-    def evaluation_metrics(self, data, num_samples: int | None = None, seed: int = 0, **options) -> dict:
-        """A flat dict of metrics of this model on ``data`` (written to metrics.json)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement evaluation_metrics().")
+    def evaluation_metrics(
+        self, data, num_samples: int | None = None, seed: int = 0, features: str | None = None, **options
+    ) -> dict:
+        """A flat dict of metrics of this model on ``data`` (written to metrics.json).
+
+        Image generators: ``fid``, ``kid``, ``kid_std``, ``precision``,
+        ``recall`` between ``num_samples`` generated images (default
+        :data:`DEFAULT_EVALUATION_SAMPLES`, capped at the size of the test
+        split) and ``data``'s test split, on the features of ``features``
+        (default ``fashion_mnist``, the shipped classifier; or ``inception``),
+        plus ``num_samples``, ``num_reference_samples`` and ``features``. See
+        :func:`genkit.evaluation.image_generation_metrics`. Families add their
+        own metrics by overriding this and calling ``super()``; options that no
+        family handled (``importance_samples`` of a GAN) are one-line errors.
+        """
+        from genkit.evaluation import DEFAULT_FEATURES, image_generation_metrics, load_feature_extractor
+
+        self.reject_options(options)
+        reference = self.evaluation_reference_images(data)
+        extractor = load_feature_extractor(features or DEFAULT_FEATURES)
+        count = num_samples or min(DEFAULT_EVALUATION_SAMPLES, len(reference))
+        generated = self.evaluation_samples(count, seed)
+        if not np.isfinite(generated).all():
+            raise UserError(f"{self.registered_name}: the model generates NaN or infinite values; nothing to evaluate")
+        return image_generation_metrics(generated, reference, extractor, seed=seed)
+
+    @staticmethod
+    def evaluation_reference_images(data) -> np.ndarray:
+        """``data``'s test images as float32 in [0, 1]; a one-line error when it has no test split."""
+        if getattr(data, "test_images", None) is None:
+            raise UserError(
+                f"{data.name}: has no test split to compare samples with; pass --dataset SPEC "
+                "(e.g. fashion_mnist, or an .npz with x_test)"
+            )
+        return data.test_images.astype(np.float32) / 255.0
+
+    def evaluation_samples(self, num_samples: int, seed: int, batch_size: int = 500) -> np.ndarray:
+        """What ``generate_samples(num_samples, seed)`` returns by default, generated batch by batch."""
+        inputs = self.sample_inputs(num_samples, seed)
+        parts = [
+            np.asarray(self.generate(**{name: value[start : start + batch_size] for name, value in inputs.items()}))
+            for start in range(0, num_samples, batch_size)
+        ]
+        return np.concatenate(parts).astype(np.float32)
 
     # -- serving and export --------------------------------------------------------------------
 

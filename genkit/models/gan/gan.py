@@ -1,0 +1,369 @@
+"""The machinery every GAN family shares: two optimizers, the alternating train step, the adversarial losses,
+the gradient penalty, the moving average of the generator, metric trackers, sampling and serving."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from genkit.errors import UserError
+from genkit.models.gan.gan_losses import discriminator_loss, discriminator_score, generator_loss
+from genkit.models.gan.gradient_penalty import gradient_penalty
+from genkit.models.gan.moving_average import build_moving_average, update_moving_average
+from genkit.models.generative_task import GenerativeTask
+from genkit.models.noise import replica_normal, replica_uniform
+
+# Noise streams of one train step: latent batch k is stream k, interpolation weights k are stream 1000 + k.
+INTERPOLATION_STREAM = 1000
+
+
+def _adam(learning_rate: float, config):
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+    if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+class GAN(GenerativeTask):
+    """A GAN whose ``train_step`` updates the discriminator (critic), then the generator.
+
+    Args:
+        generator: functional model ``z -> images`` in [-1, 1]
+            (``[z, label] -> images`` for a conditional model).
+        discriminator: functional model ``images -> logit``
+            (``[images, label] -> logit``).
+        latent_dim: size of ``z``.
+        loss: ``non_saturating``, ``hinge`` or ``wasserstein`` (see :mod:`genkit.models.gan.gan_losses`).
+        label_smoothing: non-saturating loss: the target of real images is ``1 - label_smoothing``.
+        generator_average: a network like ``generator`` holding the exponential
+            moving average of its weights, or None; when given it makes every
+            sample (``call``, ``generate``, sample grids, serving, exports).
+        ema_decay: the decay of the moving average (warmed up as
+            ``min(ema_decay, (1 + t) / (10 + t))`` after ``t`` generator updates).
+        discriminator_steps: discriminator updates per generator update
+            (WGAN-GP's n_critic). With more than one, each batch holds one real
+            batch per discriminator update: images ``[batch, steps, H, W, C]``.
+        gradient_penalty_weight: weight of the WGAN-GP gradient penalty (0: none).
+        num_classes: number of classes of a conditional model (``uses_labels``).
+
+    One train step: for each of the ``discriminator_steps`` real batches, a
+    fresh latent batch, ``G(z)``, and one discriminator update; then one
+    generator update against the updated discriminator on the last ``G(z)``
+    (one generator pass serves both updates), then the moving average.
+    Losses are averaged over the global batch; noise (latent batches,
+    interpolation weights) is drawn statelessly from (seed, generator step,
+    stream) with :mod:`genkit.models.noise`, so replicas draw distinct rows of
+    one global batch and a resumed run draws exactly what it would have drawn.
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim,
+        loss="non_saturating",
+        label_smoothing=0.0,
+        generator_average=None,
+        ema_decay=0.0,
+        discriminator_steps=1,
+        gradient_penalty_weight=0.0,
+        num_classes=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.generator_average = generator_average
+        self.latent_dim = latent_dim
+        self.loss = loss
+        self.label_smoothing = label_smoothing
+        self.ema_decay = ema_decay
+        self.discriminator_steps = discriminator_steps
+        self.gradient_penalty_weight = gradient_penalty_weight
+        self.num_classes = num_classes
+        self.noise_seed = 0
+        self.discriminator_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.generator_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.real_score_tracker = keras.metrics.Mean(name="real_score")
+        self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
+        self.gradient_penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
+        # The sub-networks are built functional models; nothing is left to build lazily.
+        self.built = True
+
+    # -- construction --------------------------------------------------------------------------
+
+    @classmethod
+    def build_generator(cls, config, name="generator"):
+        raise NotImplementedError(f"{cls.__name__} must implement build_generator(config, name).")
+
+    @classmethod
+    def build_discriminator(cls, config):
+        raise NotImplementedError(f"{cls.__name__} must implement build_discriminator(config).")
+
+    @classmethod
+    def family_options(cls, config) -> dict:
+        """Constructor arguments a family takes from its config beyond the shared ones."""
+        return {}
+
+    @classmethod
+    def from_hyperparameters(cls, config):
+        if cls.uses_labels and not config.num_classes:
+            raise UserError(f"{cls.registered_name}: field 'num_classes' must be set (it is filled from the data)")
+        generator = cls.build_generator(config)
+        discriminator = cls.build_discriminator(config)
+        average = None
+        if config.ema_decay > 0:
+            average = build_moving_average(lambda: cls.build_generator(config, name="generator_average"), generator)
+        return cls(
+            generator=generator,
+            discriminator=discriminator,
+            generator_average=average,
+            latent_dim=config.latent_dim,
+            loss=config.loss,
+            label_smoothing=config.label_smoothing,
+            ema_decay=config.ema_decay,
+            num_classes=config.num_classes if cls.uses_labels else None,
+            name=cls.registered_name.replace("-", "_"),
+            **cls.family_options(config),
+        )
+
+    @property
+    def metrics(self):
+        trackers = [
+            self.discriminator_loss_tracker,
+            self.generator_loss_tracker,
+            self.real_score_tracker,
+            self.fake_score_tracker,
+        ]
+        if self.gradient_penalty_weight:
+            trackers.append(self.gradient_penalty_tracker)
+        return trackers
+
+    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        # Build both optimizers now, inside whatever strategy scope is active:
+        # two lazily built optimizers can fail under MirroredStrategy.
+        generator_optimizer.build(self.generator.trainable_variables)
+        discriminator_optimizer.build(self.discriminator.trainable_variables)
+
+    def compile_for_training(self, config, seed: int = 0):
+        self.noise_seed = int(seed)
+        self.compile(
+            generator_optimizer=_adam(config.generator_learning_rate, config),
+            discriminator_optimizer=_adam(config.discriminator_learning_rate, config),
+        )
+
+    def checkpoint_objects(self):
+        objects = {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "generator_optimizer": self.generator_optimizer,
+            "discriminator_optimizer": self.discriminator_optimizer,
+        }
+        if self.generator_average is not None:
+            objects["generator_average"] = self.generator_average
+        return objects
+
+    # -- the networks --------------------------------------------------------------------------
+
+    @property
+    def sampling_generator(self):
+        """The network that makes samples: the moving average when there is one."""
+        return self.generator_average if self.generator_average is not None else self.generator
+
+    def _conditioned(self, x, labels):
+        return [x, labels] if self.num_classes else x
+
+    def call(self, inputs, training=False):
+        """``z`` (``[z, label]`` for a conditional model) -> images in [0, 1] from the sampling generator."""
+        return (self.sampling_generator(inputs, training=training) + 1.0) / 2.0
+
+    def _latent(self, batch_size, stream=0):
+        step = self.generator_optimizer.iterations
+        return replica_normal(self.noise_seed, step, stream, batch_size, self.latent_dim)
+
+    # -- training ------------------------------------------------------------------------------
+
+    def training_dataset(self, data, batch_size, shuffle_seed):
+        """Global batches; with ``discriminator_steps`` k > 1, k real batches per step as ``[batch, k, ...]``."""
+        steps = self.discriminator_steps
+        dataset = super().training_dataset(data, batch_size * steps, shuffle_seed)
+        if steps == 1:
+            return dataset
+
+        def group(*tensors):
+            grouped = tuple(tf.reshape(t, [batch_size, steps, *t.shape[1:]]) for t in tensors)
+            return grouped if len(grouped) > 1 else grouped[0]
+
+        return dataset.map(group)
+
+    def _unpack(self, data):
+        if self.num_classes:
+            images, labels = data
+            return images, tf.cast(labels, tf.int32)
+        return (data[0] if isinstance(data, (tuple, list)) else data), None
+
+    @staticmethod
+    def _apply(optimizer, scaled_loss, variables, tape):
+        # scaled_loss = optimizer.scale_loss(loss), computed inside the tape; a
+        # LossScaleOptimizer unscales the gradients (and skips non-finite steps).
+        gradients = tape.gradient(scaled_loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    def _track_loss(self, tracker, value):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        value = value * replicas
+        if isinstance(self.discriminator_optimizer, keras.optimizers.LossScaleOptimizer):
+            # Mixed float16: a step whose loss overflowed is skipped by the loss-scale
+            # optimizer (which lowers the scale); it is left out of the running mean.
+            finite = tf.math.is_finite(value)
+            tracker.update_state(tf.where(finite, value, 0.0), sample_weight=tf.cast(finite, value.dtype))
+        else:
+            tracker.update_state(value)
+
+    def _discriminator_update(self, real_images, fake_images, labels, index):
+        """One discriminator update; returns its loss, the real and fake logits and the penalty (or None)."""
+        optimizer = self.discriminator_optimizer
+
+        def critic(images):
+            return self.discriminator(self._conditioned(images, labels), training=True)
+
+        with tf.GradientTape() as tape:
+            real_logits = critic(real_images)
+            fake_logits = critic(fake_images)
+            per_example = discriminator_loss(self.loss, real_logits, fake_logits, 1.0 - self.label_smoothing)
+            penalty = None
+            if self.gradient_penalty_weight:
+                weights = replica_uniform(
+                    self.noise_seed, self.generator_optimizer.iterations, INTERPOLATION_STREAM + index,
+                    ops.shape(real_images)[0], 1,
+                )
+                loss_scale = optimizer.scale_loss if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else None
+                penalty = gradient_penalty(critic, real_images, fake_images, weights, loss_scale=loss_scale)
+                per_example = per_example + self.gradient_penalty_weight * penalty
+            # Averaged over the global batch: the optimizer sums gradients across replicas.
+            loss = tf.nn.compute_average_loss(per_example)
+            scaled_loss = optimizer.scale_loss(loss)
+        self._apply(optimizer, scaled_loss, self.discriminator.trainable_variables, tape)
+        return loss, real_logits, fake_logits, penalty
+
+    def train_step(self, data):
+        images, labels = self._unpack(data)
+        batch_size = ops.shape(images)[0]
+        steps = self.discriminator_steps
+        results = []
+        for index in range(steps):
+            real_images = images[:, index] if steps > 1 else images
+            real_labels = (labels[:, index] if steps > 1 else labels) if labels is not None else None
+            z = self._latent(batch_size, stream=index)
+            # The last discriminator update shares its G(z) with the generator update: the outer
+            # tape follows G(z) into the generator's loss, computed after the discriminator's update.
+            with tf.GradientTape() as generator_tape:
+                fake_images = self.generator(self._conditioned(z, real_labels), training=True)
+                with generator_tape.stop_recording():
+                    results.append(
+                        self._discriminator_update(real_images, tf.stop_gradient(fake_images), real_labels, index)
+                    )
+                if index == steps - 1:
+                    generated_logits = self.discriminator(self._conditioned(fake_images, real_labels), training=True)
+                    generator_loss_value = tf.nn.compute_average_loss(generator_loss(self.loss, generated_logits))
+                    scaled_loss = self.generator_optimizer.scale_loss(generator_loss_value)
+        self._apply(self.generator_optimizer, scaled_loss, self.generator.trainable_variables, generator_tape)
+        if self.generator_average is not None:
+            updates = tf.cast(self.generator_optimizer.iterations, tf.float32)
+            decay = tf.minimum(tf.constant(self.ema_decay, tf.float32), (1.0 + updates) / (10.0 + updates))
+            update_moving_average(self.generator_average, self.generator, decay)
+
+        for loss, real_logits, fake_logits, penalty in results:
+            self._track_loss(self.discriminator_loss_tracker, loss)
+            self.real_score_tracker.update_state(discriminator_score(self.loss, real_logits))
+            self.fake_score_tracker.update_state(discriminator_score(self.loss, fake_logits))
+            if penalty is not None:
+                self._track_loss(self.gradient_penalty_tracker, tf.nn.compute_average_loss(penalty))
+        self._track_loss(self.generator_loss_tracker, generator_loss_value)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    # -- sampling ------------------------------------------------------------------------------
+
+    def sample_inputs(self, num_samples, seed):
+        inputs = {"z": np.random.default_rng(seed).standard_normal((num_samples, self.latent_dim)).astype("float32")}
+        if self.num_classes:
+            inputs["label"] = self.sample_labels(num_samples)
+        return inputs
+
+    def generate(self, z, label=None):
+        if self.num_classes and label is None:
+            raise ValueError(f"{type(self).__name__} is conditional: generate(z, label) needs the class ids")
+        if not self.num_classes and label is not None:
+            raise ValueError(f"{type(self).__name__} is not conditional: generate(z) takes no label")
+        inputs = [z, ops.cast(label, "int32")] if self.num_classes else z
+        return ops.clip(self(inputs, training=False), 0.0, 1.0)
+
+    def generate_samples(self, num_samples, seed=0, label=None, **options):
+        """Images from ``num_samples`` latent draws of ``seed``; all of class ``label`` when given (conditional models)."""
+        if not self.num_classes:
+            return super().generate_samples(num_samples, seed, label=label, **options)
+        self.reject_options(options)
+        inputs = self.sample_inputs(num_samples, seed)
+        if label is not None:
+            inputs["label"] = self.sample_labels(num_samples, label)
+        return np.asarray(self.generate(**inputs), dtype=np.float32)
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def serving_endpoints(self):
+        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
+        if self.num_classes:
+            def serve_conditional(z, label):
+                return {"images": self.generate(z, label)}
+
+            return {
+                "serving_default": (serve_conditional, [z_spec, tf.TensorSpec([None], tf.int32, name="label")])
+            }
+
+        def serve(z):
+            return {"images": self.generate(z)}
+
+        return {"serving_default": (serve, [z_spec])}
+
+    def export_metadata(self):
+        return {"num_classes": self.num_classes} if self.num_classes else {}
+
+    # -- serialisation -------------------------------------------------------------------------
+
+    def get_compile_config(self):
+        # model.keras holds the networks; optimizer state lives in the run's checkpoints.
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "generator": keras.saving.serialize_keras_object(self.generator),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "generator_average": (
+                    keras.saving.serialize_keras_object(self.generator_average)
+                    if self.generator_average is not None else None
+                ),
+                "latent_dim": self.latent_dim,
+                "loss": self.loss,
+                "label_smoothing": self.label_smoothing,
+                "ema_decay": self.ema_decay,
+                "discriminator_steps": self.discriminator_steps,
+                "gradient_penalty_weight": self.gradient_penalty_weight,
+                "num_classes": self.num_classes,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in ("generator", "discriminator", "generator_average"):
+            if config.get(name) is not None:
+                config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)

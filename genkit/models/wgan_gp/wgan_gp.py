@@ -1,0 +1,42 @@
+"""WGAN-GP: Wasserstein critic with gradient penalty, n critic updates per generator update."""
+
+from __future__ import annotations
+
+import keras
+
+from genkit.models.gan.gan import GAN
+from genkit.models.wgan_gp.wgan_gp_config import WGANGPConfig
+from genkit.models.wgan_gp.wgan_gp_critic import build_wgan_gp_critic
+from genkit.models.wgan_gp.wgan_gp_generator import build_wgan_gp_generator
+from genkit.registry import register_model
+
+
+@keras.saving.register_keras_serializable(package="genkit")
+@register_model(
+    "wgan-gp",
+    config=WGANGPConfig,
+    family="gan",
+    description="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017), 5 critic steps per generator step",
+    train_defaults={"epochs": 100, "batch_size": 32},
+)
+class WGANGP(GAN):
+    """A :class:`~genkit.models.gan.GAN` with a Wasserstein critic and the gradient penalty.
+
+    Each train step takes ``n_critic`` real batches (``[batch, n_critic, H,
+    W, C]``, from :meth:`training_dataset`), makes ``n_critic`` critic
+    updates and one generator update, so the critic-step schedule is part of
+    the step: a resumed run continues it exactly. An epoch is one pass of the
+    data through the critic.
+    """
+
+    @classmethod
+    def build_generator(cls, config, name="generator"):
+        return build_wgan_gp_generator(config, name=name)
+
+    @classmethod
+    def build_discriminator(cls, config):
+        return build_wgan_gp_critic(config)
+
+    @classmethod
+    def family_options(cls, config):
+        return {"discriminator_steps": config.n_critic, "gradient_penalty_weight": config.gradient_penalty_weight}
