@@ -263,3 +263,11 @@ def test_beta_vae_resumes_its_warm_up_exactly(tmp_path, tiny_npz):
     weights = [keras.saving.load_model(tmp_path / name / "model.keras").get_weights() for name in ("straight", "stopped")]
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_reports_likelihood_and_sample_quality(vae_run):
+    printed = run_genkit("evaluate", vae_run, "-n", 40, "--importance-samples", 5).stdout
+    metrics = read_json(vae_run / "metrics.json")
+    assert {"elbo", "nll", "reconstruction_error", "fid", "kid", "precision", "recall"} <= set(metrics)
+    assert metrics["importance_samples"] == 5 and metrics["num_samples"] == 40
+    assert metrics["nll"] <= -metrics["elbo"] and "nll" in printed and "Bernoulli" in metrics["likelihood"]
