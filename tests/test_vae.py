@@ -137,7 +137,7 @@ def test_likelihood_metrics_say_what_they_measure(trained_vae):
 
 
 def test_cvae_decoder_follows_the_label():
-    model = _trained(_model(CVAE, CVAEConfig, num_classes=10))
+    model = _trained(_model(CVAE, CVAEConfig, num_classes=10), steps=200)
     z = np.zeros((2, 4), "float32")
     trousers, bags = (np.asarray(model.generate(z=z, label=np.array([k, k], "int32"))) for k in (1, 8))
     assert np.abs(trousers - bags).mean() > 0.05
