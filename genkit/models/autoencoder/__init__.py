@@ -1,0 +1,7 @@
+from genkit.models.autoencoder.autoencoder import Autoencoder
+from genkit.models.autoencoder.autoencoder_config import AutoencoderConfig
+from genkit.models.autoencoder.autoencoder_decoder import build_autoencoder_decoder
+from genkit.models.autoencoder.autoencoder_encoder import build_autoencoder_encoder
+from genkit.models.autoencoder.corruption import corrupt_images
+from genkit.models.autoencoder.denoising_autoencoder import DenoisingAutoencoder
+from genkit.models.autoencoder.denoising_autoencoder_config import DenoisingAutoencoderConfig

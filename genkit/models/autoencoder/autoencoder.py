@@ -1,0 +1,270 @@
+"""The autoencoder task: ae, and dae (which corrupts its inputs), are configurations of this one class."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from genkit.errors import UserError
+from genkit.models.autoencoder.autoencoder_config import AutoencoderConfig
+from genkit.models.autoencoder.autoencoder_decoder import build_autoencoder_decoder
+from genkit.models.autoencoder.autoencoder_encoder import build_autoencoder_encoder
+from genkit.models.autoencoder.corruption import corrupt_images
+from genkit.models.autoencoder.reconstruction_grid import COLUMNS, ReconstructionGrid
+from genkit.models.generative_task import GenerativeTask
+from genkit.models.reconstruction_images import read_reconstruction_images
+from genkit.registry import register_model
+
+NOISE_LEVEL_FIELDS = {"gaussian": "noise_std", "masking": "masking_fraction", "salt_and_pepper": "salt_and_pepper_fraction"}
+
+
+@keras.saving.register_keras_serializable(package="genkit")
+@register_model(
+    "ae",
+    config=AutoencoderConfig,
+    family="autoencoder",
+    description="Convolutional autoencoder: encode, decode, reconstruct",
+    train_defaults={"epochs": 20, "batch_size": 64},
+)
+class Autoencoder(GenerativeTask):
+    """An autoencoder whose ``train_step`` minimises the reconstruction loss.
+
+    Args:
+        encoder: functional model ``images -> code``.
+        decoder: functional model ``code -> logits`` (images = sigmoid(logits)).
+        reconstruction_loss: ``"bce"`` or ``"mse"``, summed over pixels.
+        noise: None (plain autoencoder) or the corruption a denoising
+            autoencoder trains on: ``"gaussian"``, ``"masking"``, ``"salt_and_pepper"``.
+        noise_levels: ``{noise type: level}`` (std or fraction) of each corruption.
+
+    ``call(images)`` and ``reconstruct(images)`` give reconstructions in [0, 1];
+    ``generate(code=...)`` decodes codes (N(0, I) draws give rough samples,
+    since the codes are batch-normalised).
+    """
+
+    data_scale = "unit"
+
+    def __init__(self, encoder, decoder, reconstruction_loss="bce", noise=None, noise_levels=None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.reconstruction_loss = reconstruction_loss
+        self.noise = noise
+        self.noise_levels = dict(noise_levels or {})
+        self.noise_seed = 0
+        self.preview_images = None
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.error_tracker = keras.metrics.Mean(name="mse")
+        self.built = True
+
+    @classmethod
+    def from_hyperparameters(cls, config: AutoencoderConfig):
+        noise = getattr(config, "noise", None)
+        levels = {kind: getattr(config, field) for kind, field in NOISE_LEVEL_FIELDS.items()} if noise else None
+        return cls(
+            encoder=build_autoencoder_encoder(config),
+            decoder=build_autoencoder_decoder(config),
+            reconstruction_loss=config.reconstruction_loss,
+            noise=noise,
+            noise_levels=levels,
+            name=cls.registered_name,
+        )
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.error_tracker]
+
+    def compile(self, optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.optimizer = optimizer
+        optimizer.build(self._trainable_network_variables())
+
+    def compile_for_training(self, config: AutoencoderConfig, seed: int = 0):
+        self.noise_seed = int(seed)
+        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        self.compile(optimizer=optimizer)
+
+    def checkpoint_objects(self):
+        return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer}
+
+    def _trainable_network_variables(self):
+        return self.encoder.trainable_variables + self.decoder.trainable_variables
+
+    # -- the networks --------------------------------------------------------------------------
+
+    def encode(self, images, training=False):
+        return self.encoder(images, training=training)
+
+    def decode(self, code):
+        return ops.clip(ops.sigmoid(self.decoder(code, training=False)), 0.0, 1.0)
+
+    def reconstruct(self, images):
+        return self.decode(self.encode(images))
+
+    def call(self, images, training=False):
+        return self.reconstruct(images)
+
+    def corrupt(self, images, noise, step, seed=None):
+        """``images`` corrupted by ``noise`` at this model's level for it (seeded by seed and step)."""
+        seed = self.noise_seed if seed is None else seed
+        return corrupt_images(images, noise, self.noise_levels[noise], seed, step)
+
+    # -- training ------------------------------------------------------------------------------
+
+    def train_step(self, data):
+        images = data[0] if isinstance(data, (tuple, list)) else data
+        inputs = self.corrupt(images, self.noise, self.optimizer.iterations) if self.noise else images
+        variables = self._trainable_network_variables()
+        with tf.GradientTape() as tape:
+            logits = self.decoder(self.encoder(inputs, training=True), training=True)
+            flat_images = tf.reshape(images, [tf.shape(images)[0], -1])
+            flat_logits = tf.reshape(logits, [tf.shape(logits)[0], -1])
+            if self.reconstruction_loss == "mse":
+                per_example = tf.reduce_sum(tf.square(flat_images - tf.sigmoid(flat_logits)), axis=1)
+            else:
+                per_example = tf.reduce_sum(
+                    tf.nn.sigmoid_cross_entropy_with_logits(labels=flat_images, logits=flat_logits), axis=1
+                )
+            # Averaged over the global batch: the optimizer sums gradients across replicas.
+            loss = tf.nn.compute_average_loss(per_example)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.loss_tracker.update_state(loss * replicas)
+        self.error_tracker.update_state(tf.reduce_mean(tf.square(flat_images - tf.sigmoid(flat_logits)), axis=1))
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def training_dataset(self, data, batch_size, shuffle_seed):
+        # The first training images, fixed for the run, are what the per-epoch grids reconstruct.
+        self.preview_images = data.train_images[:512].astype(np.float32) / 255.0
+        return super().training_dataset(data, batch_size, shuffle_seed)
+
+    def training_callbacks(self, run, num_samples, seed):
+        if self.preview_images is None:
+            return super().training_callbacks(run, num_samples, seed)
+        count = max(COLUMNS, num_samples // 2 // COLUMNS * COLUMNS)
+        images = self.preview_images[:count]
+        if self.noise:
+            images = np.asarray(self.corrupt(tf.constant(images), self.noise, 0, seed=seed))
+        return [ReconstructionGrid(images, run.samples_dir)]
+
+    # -- samples -------------------------------------------------------------------------------
+
+    @property
+    def latent_dim(self):
+        return int(self.decoder.inputs[0].shape[-1])
+
+    @property
+    def image_shape(self):
+        return tuple(self.encoder.inputs[0].shape[1:])
+
+    def sample_inputs(self, num_samples, seed):
+        return {"code": np.random.default_rng(seed).standard_normal((num_samples, self.latent_dim)).astype("float32")}
+
+    def generate(self, code):
+        return self.decode(code)
+
+    def generate_samples(self, num_samples, seed=0, reconstruct=None, **options):
+        """Reconstructions of the first ``num_samples`` images of ``reconstruct`` (a .npy file);
+        without it, decodes of N(0, I) codes (rough samples: an autoencoder has no prior)."""
+        self.reject_options(options)
+        if reconstruct is not None:
+            images = read_reconstruction_images(reconstruct, self.image_shape)[:num_samples]
+            return np.asarray(self.reconstruct(images), dtype=np.float32)
+        return super().generate_samples(num_samples, seed)
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def evaluation_metrics(self, data, num_samples=None, seed=0, **options):
+        """``reconstruction_error`` (mean squared error per pixel) on the test split; for a denoising
+        autoencoder also ``denoising_error_<noise>`` per noise type (and the noisy input's own error)."""
+        from genkit.models.vae.vae_evaluation import reconstruction_error
+
+        self.reject_options_of("evaluation", options)
+        split = "test" if data.test_images is not None else "train"
+        images = (data.test_images if split == "test" else data.train_images).astype(np.float32) / 255.0
+        metrics = {
+            "reconstruction_error": reconstruction_error(self.reconstruct, images),
+            "reconstruction_metric": "mean squared error per pixel, images in [0, 1]",
+            "split": split,
+            "num_images": int(len(images)),
+        }
+        for noise in self.noise_levels:
+            corrupted = np.concatenate([
+                np.asarray(self.corrupt(tf.constant(images[start : start + 500]), noise, start, seed=seed))
+                for start in range(0, len(images), 500)
+            ])
+            metrics[f"denoising_error_{noise}"] = reconstruction_error(self.reconstruct, corrupted, targets=images)
+            metrics[f"noisy_input_error_{noise}"] = float(np.mean(np.square(corrupted - images)))
+            metrics[f"noise_level_{noise}"] = float(self.noise_levels[noise])
+        return metrics
+
+    def reject_options_of(self, command, options):
+        for name, value in options.items():
+            if value is not None:
+                flag = "--" + name.replace("_", "-")
+                raise UserError(
+                    f"{flag}: not an option of '{self.registered_name}' {command} "
+                    "(autoencoders report reconstruction and denoising errors only)"
+                )
+
+    # -- serving and export --------------------------------------------------------------------
+
+    def serving_endpoints(self):
+        image_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
+        code_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="code")
+
+        def encode(images):
+            return {"code": self.encode(images)}
+
+        def decode(code):
+            return {"images": self.decode(code)}
+
+        def reconstruct(images):
+            return {"images": self.reconstruct(images)}
+
+        return {
+            "serving_default": (reconstruct, [image_spec]),
+            "reconstruct": (reconstruct, [image_spec]),
+            "encode": (encode, [image_spec]),
+            "decode": (decode, [code_spec]),
+        }
+
+    def endpoint_inputs(self, endpoint, num_samples, seed, data=None):
+        """``code`` from ``sample_inputs``; images from ``data`` when given, else a seeded draw in [0, 1]."""
+        _, signature = self.serving_endpoints()[endpoint]
+        if data is not None:
+            images = data.train_images[:num_samples].astype(np.float32) / 255.0
+        else:
+            images = np.random.default_rng(seed).uniform(0, 1, (num_samples, *self.image_shape)).astype(np.float32)
+        inputs = {**self.sample_inputs(num_samples, seed), "images": images}
+        return {spec.name: inputs[spec.name] for spec in signature}
+
+    def get_compile_config(self):
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder),
+                "reconstruction_loss": self.reconstruction_loss,
+                "noise": self.noise,
+                "noise_levels": self.noise_levels,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)

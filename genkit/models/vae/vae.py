@@ -1,0 +1,316 @@
+"""The variational autoencoder task: vae, beta-vae and cvae are configurations of this one class."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from genkit.errors import UserError
+from genkit.models.generative_task import GenerativeTask
+from genkit.models.noise import replica_normal
+from genkit.models.reconstruction_images import read_reconstruction_images
+from genkit.models.vae.kl_warmup import kl_weight
+from genkit.models.vae.vae_config import VAEConfig
+from genkit.models.vae.vae_decoder import build_vae_decoder
+from genkit.models.vae.vae_encoder import build_vae_encoder
+from genkit.models.vae.vae_losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
+from genkit.registry import register_model
+
+
+@keras.saving.register_keras_serializable(package="genkit")
+@register_model(
+    "vae",
+    config=VAEConfig,
+    family="vae",
+    description="Convolutional VAE (Kingma & Welling 2014), Bernoulli or Gaussian decoder",
+    train_defaults={"epochs": 30, "batch_size": 64},
+)
+class VAE(GenerativeTask):
+    """A VAE whose ``train_step`` maximises the (beta-weighted) evidence lower bound.
+
+    Args:
+        encoder: functional model ``images[, label] -> [mean, log_var]`` of q(z|x).
+        decoder: functional model ``z[, label] -> logits`` (Bernoulli) or
+            ``-> [logits, log_var]`` (Gaussian with mean sigmoid(logits)).
+        latent_dim: size of ``z``.
+        decoder_distribution: ``"bernoulli"`` or ``"gaussian"``.
+        beta: weight of the KL term once warmed up.
+        kl_warmup_steps: optimizer steps over which the KL weight rises linearly from 0 to ``beta``.
+        num_classes: classes of a conditional model (cvae), else None.
+
+    The reparameterisation noise is drawn statelessly from (seed, optimizer
+    step) with :func:`genkit.models.noise.replica_normal`: every replica draws
+    its own rows, and a resumed run draws what it would have drawn.
+    ``call(images)`` (``call([images, labels])`` for cvae) is the
+    deterministic reconstruction (the decoder's mean at the posterior mean);
+    ``generate(z=...)`` decodes latent codes to images in [0, 1].
+    """
+
+    data_scale = "unit"
+
+    def __init__(
+        self, encoder, decoder, latent_dim, decoder_distribution="bernoulli", beta=1.0, kl_warmup_steps=0,
+        num_classes=None, **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+        self.decoder_distribution = decoder_distribution
+        self.beta = beta
+        self.kl_warmup_steps = kl_warmup_steps
+        self.num_classes = num_classes
+        self.noise_seed = 0
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.built = True
+
+    @classmethod
+    def from_hyperparameters(cls, config: VAEConfig):
+        if cls.uses_labels and not config.num_classes:
+            raise ValueError(f"{cls.__name__} needs config.num_classes (prepare_data fills it from the data).")
+        return cls(
+            encoder=build_vae_encoder(config),
+            decoder=build_vae_decoder(config),
+            latent_dim=config.latent_dim,
+            decoder_distribution=config.decoder,
+            beta=config.beta,
+            kl_warmup_steps=config.kl_warmup_steps,
+            num_classes=config.num_classes,
+            name=cls.registered_name.replace("-", "_"),
+        )
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+
+    def compile(self, optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.optimizer = optimizer
+        # Built now, inside whatever strategy scope is active.
+        optimizer.build(self._trainable_network_variables())
+
+    def compile_for_training(self, config: VAEConfig, seed: int = 0):
+        self.noise_seed = int(seed)
+        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        self.compile(optimizer=optimizer)
+
+    def checkpoint_objects(self):
+        return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer}
+
+    def _trainable_network_variables(self):
+        return self.encoder.trainable_variables + self.decoder.trainable_variables
+
+    # -- the networks as distributions ---------------------------------------------------------
+
+    def _conditioned(self, x, labels):
+        if not self.num_classes:
+            return x
+        return [ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(labels, "int32")]
+
+    def encode(self, images, labels=None, training=False):
+        """(mean, log_var) of q(z|x[, y]), float32 [batch, latent_dim]."""
+        mean, log_var = self.encoder(self._conditioned(images, labels), training=training)
+        return mean, log_var
+
+    def decode_distribution(self, z, labels=None, training=False):
+        """(logits, log_var) of p(x|z[, y]); log_var is None for the Bernoulli decoder."""
+        outputs = self.decoder(self._conditioned(z, labels), training=training)
+        if self.decoder_distribution == "gaussian":
+            return outputs[0], outputs[1]
+        return outputs, None
+
+    def log_likelihood(self, images, logits, log_var):
+        """log p(x|z) per image, in nats (summed over pixels)."""
+        if self.decoder_distribution == "gaussian":
+            return gaussian_log_likelihood(images, logits, log_var)
+        return bernoulli_log_likelihood(images, logits)
+
+    def decode(self, z, labels=None):
+        """Images in [0, 1]: the decoder's mean (sigmoid of the logits, for both decoders)."""
+        logits, _ = self.decode_distribution(z, labels)
+        return ops.clip(ops.sigmoid(logits), 0.0, 1.0)
+
+    def reconstruct(self, images, labels=None):
+        """Deterministic reconstruction: the decoder's mean at the posterior mean."""
+        mean, _ = self.encode(images, labels)
+        return self.decode(mean, labels)
+
+    def call(self, inputs, training=False):
+        images, labels = (inputs[0], inputs[1]) if self.num_classes else (inputs, None)
+        return self.reconstruct(images, labels)
+
+    def current_kl_weight(self):
+        return kl_weight(self.optimizer.iterations, self.beta, self.kl_warmup_steps)
+
+    # -- training ------------------------------------------------------------------------------
+
+    def train_step(self, data):
+        if self.num_classes:
+            images, labels = data
+        else:
+            images, labels = (data[0] if isinstance(data, (tuple, list)) else data), None
+        batch_size = ops.shape(images)[0]
+        weight = self.current_kl_weight()
+        epsilon = replica_normal(self.noise_seed, self.optimizer.iterations, 0, batch_size, self.latent_dim)
+        variables = self._trainable_network_variables()
+        with tf.GradientTape() as tape:
+            mean, log_var = self.encode(images, labels, training=True)
+            z = mean + ops.exp(0.5 * log_var) * epsilon
+            logits, pixel_log_var = self.decode_distribution(z, labels, training=True)
+            reconstruction = -self.log_likelihood(images, logits, pixel_log_var)
+            kl = gaussian_kl(mean, log_var)
+            # Averaged over the global batch: the optimizer sums gradients across replicas.
+            loss = tf.nn.compute_average_loss(reconstruction + weight * kl)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.loss_tracker.update_state(loss * replicas)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        return {**{metric.name: metric.result() for metric in self.metrics}, "kl_weight": weight}
+
+    # -- samples -------------------------------------------------------------------------------
+
+    def sample_inputs(self, num_samples, seed):
+        inputs = {"z": np.random.default_rng(seed).standard_normal((num_samples, self.latent_dim)).astype("float32")}
+        if self.num_classes:
+            inputs["label"] = self.sample_labels(num_samples)
+        return inputs
+
+    def generate(self, z, label=None):
+        return self.decode(z, label)
+
+    def generate_samples(self, num_samples, seed=0, label=None, reconstruct=None, **options):
+        """Prior samples (of class ``label`` for cvae), or reconstructions of the images in ``reconstruct``.
+
+        With ``reconstruct``, the first ``num_samples`` images of the file are
+        reconstructed (deterministically); cvae needs the images' ``label``.
+        """
+        self.reject_options({**options, "label": label if not self.num_classes else None})
+        if reconstruct is not None:
+            if self.num_classes and label is None:
+                raise UserError(
+                    f"--reconstruct: '{self.registered_name}' is a conditional model; pass --label K, "
+                    f"the class of the images (0 to {self.num_classes - 1})"
+                )
+            images = read_reconstruction_images(reconstruct, self.image_shape)[:num_samples]
+            labels = None
+            if self.num_classes:
+                labels = self.sample_labels(len(images), label)
+            return np.asarray(self.reconstruct(images, labels), dtype=np.float32)
+        inputs = self.sample_inputs(num_samples, seed)
+        if self.num_classes and label is not None:
+            inputs["label"] = self.sample_labels(num_samples, label)
+        return np.asarray(self.generate(**inputs), dtype=np.float32)
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def evaluation_metrics(self, data, num_samples=None, seed=0, importance_samples=None, **options):
+        """Test ELBO, importance-weighted NLL (nats per image) and reconstruction error; then the
+        sample-quality metrics every image generator gets."""
+        from genkit.models.vae.vae_evaluation import likelihood_metrics
+
+        metrics = likelihood_metrics(self, data, importance_samples=importance_samples, seed=seed)
+        metrics.update(super().evaluation_metrics(data, num_samples=num_samples, seed=seed, **options))
+        return metrics
+
+    # -- serving and export --------------------------------------------------------------------
+
+    @property
+    def image_shape(self):
+        return tuple(self.encoder.inputs[0].shape[1:])
+
+    def _image_spec(self):
+        return tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
+
+    def serving_endpoints(self):
+        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
+        image_spec = self._image_spec()
+        if self.num_classes:
+            label_spec = tf.TensorSpec([None], tf.int32, name="label")
+
+            def decode(z, label):
+                return {"images": self.decode(z, label)}
+
+            def encode(images, label):
+                mean, log_var = self.encode(images, label)
+                return {"mean": mean, "log_var": log_var}
+
+            def reconstruct(images, label):
+                return {"images": self.reconstruct(images, label)}
+
+            return {
+                "serving_default": (decode, [z_spec, label_spec]),
+                "decode": (decode, [z_spec, label_spec]),
+                "encode": (encode, [image_spec, label_spec]),
+                "reconstruct": (reconstruct, [image_spec, label_spec]),
+            }
+
+        def decode(z):
+            return {"images": self.decode(z)}
+
+        def encode(images):
+            mean, log_var = self.encode(images)
+            return {"mean": mean, "log_var": log_var}
+
+        def reconstruct(images):
+            return {"images": self.reconstruct(images)}
+
+        return {
+            "serving_default": (decode, [z_spec]),
+            "decode": (decode, [z_spec]),
+            "encode": (encode, [image_spec]),
+            "reconstruct": (reconstruct, [image_spec]),
+        }
+
+    def endpoint_inputs(self, endpoint, num_samples, seed, data=None):
+        """z (and labels) from ``sample_inputs``; images from ``data`` when given, else a seeded draw in [0, 1]."""
+        _, signature = self.serving_endpoints()[endpoint]
+        inputs = self.sample_inputs(num_samples, seed)
+        if data is not None:
+            images = data.train_images[:num_samples].astype(np.float32) / 255.0
+            if self.num_classes and data.train_labels is not None:
+                inputs["label"] = data.train_labels[: len(images)].astype(np.int32)
+        else:
+            images = np.random.default_rng(seed).uniform(0, 1, (num_samples, *self.image_shape)).astype(np.float32)
+        inputs["images"] = images
+        if "label" in inputs:
+            inputs["label"] = inputs["label"][: len(images)]
+        return {spec.name: inputs[spec.name] for spec in signature}
+
+    def export_metadata(self):
+        return {"num_classes": self.num_classes} if self.num_classes else {}
+
+    def get_compile_config(self):
+        # model.keras holds the networks; optimizer state lives in the run's checkpoints.
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder),
+                "latent_dim": self.latent_dim,
+                "decoder_distribution": self.decoder_distribution,
+                "beta": self.beta,
+                "kl_warmup_steps": self.kl_warmup_steps,
+                "num_classes": self.num_classes,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
+        return cls(**config)

@@ -1,0 +1,34 @@
+"""The VAE decoder: a functional network built from hyper-parameters only."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from genkit.models.vae.conv_blocks import upsampling_trunk
+from genkit.models.vae.gaussian_log_variance import GaussianLogVariance
+
+
+def build_vae_decoder(config) -> keras.Model:
+    """``z`` [batch, latent_dim] (and int32 labels [batch] when ``config.num_classes`` is set) -> pixel logits.
+
+    Outputs ``logits`` [batch, H, W, C] (float32): the Bernoulli logits, or for
+    the Gaussian decoder the logits of the mean (mean = sigmoid(logits)) and
+    ``[logits, log_var]`` with the pixel log-variance [batch, 1, 1, 1].
+    """
+    z = keras.Input(shape=(config.latent_dim,), name="z")
+    inputs = [z]
+    x = z
+    if config.num_classes:
+        labels = keras.Input(shape=(), dtype="int32", name="label")
+        inputs.append(labels)
+        embedded = layers.Embedding(config.num_classes, config.label_embedding_dim, name="label_embedding")(labels)
+        x = layers.Concatenate(name="z_and_label")([z, embedded])
+    logits = upsampling_trunk(x, config.image_shape, config.decoder_filters, config.kernel_size, config.dense_units)
+    if config.decoder == "gaussian":
+        log_var = GaussianLogVariance(
+            config.gaussian_std, config.min_gaussian_std, trainable=config.gaussian_variance == "learned",
+            name="log_var",
+        )(logits)
+        return keras.Model(inputs if len(inputs) > 1 else z, [logits, log_var], name="decoder")
+    return keras.Model(inputs if len(inputs) > 1 else z, logits, name="decoder")

@@ -1,0 +1,25 @@
+"""The VAE encoder: a functional network built from hyper-parameters only."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from genkit.models.vae.conv_blocks import downsampling_trunk
+
+
+def build_vae_encoder(config) -> keras.Model:
+    """images [batch, H, W, C] in [0, 1] (and int32 labels [batch] when ``config.num_classes`` is set)
+    -> ``[mean, log_var]`` of q(z|x), each float32 [batch, latent_dim]."""
+    images = keras.Input(shape=tuple(config.image_shape), name="images")
+    inputs = [images]
+    x = downsampling_trunk(images, config.encoder_filters, config.kernel_size)
+    if config.num_classes:
+        labels = keras.Input(shape=(), dtype="int32", name="label")
+        inputs.append(labels)
+        embedded = layers.Embedding(config.num_classes, config.label_embedding_dim, name="label_embedding")(labels)
+        x = layers.Concatenate(name="features_and_label")([x, embedded])
+    x = layers.Dense(config.dense_units, activation="relu", name="dense")(x)
+    mean = layers.Dense(config.latent_dim, dtype="float32", name="mean")(x)
+    log_var = layers.Dense(config.latent_dim, dtype="float32", name="log_var")(x)
+    return keras.Model(inputs if len(inputs) > 1 else images, [mean, log_var], name="encoder")
