@@ -14,7 +14,8 @@ from genkit.models.autoencoder.autoencoder_encoder import build_autoencoder_enco
 from genkit.models.autoencoder.corruption import corrupt_images
 from genkit.models.autoencoder.reconstruction_grid import COLUMNS, ReconstructionGrid
 from genkit.models.generative_task import GenerativeTask
-from genkit.models.reconstruction_images import read_reconstruction_images
+from genkit.models.loss_scaling import with_loss_scaling
+from genkit.models.reconstruction_images import example_images, read_reconstruction_images
 from genkit.registry import register_model
 
 NOISE_LEVEL_FIELDS = {"gaussian": "noise_std", "masking": "masking_fraction", "salt_and_pepper": "salt_and_pepper_fraction"}
@@ -84,9 +85,7 @@ class Autoencoder(GenerativeTask):
     def compile_for_training(self, config: AutoencoderConfig, seed: int = 0):
         self.noise_seed = int(seed)
         optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        self.compile(optimizer=optimizer)
+        self.compile(optimizer=with_loss_scaling(optimizer))
 
     def checkpoint_objects(self):
         return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer}
@@ -227,7 +226,7 @@ class Autoencoder(GenerativeTask):
             return {"images": self.decode(code)}
 
         def reconstruct(images):
-            return {"images": self.reconstruct(images)}
+            return {"reconstructions": self.reconstruct(images)}
 
         return {
             "serving_default": (reconstruct, [image_spec]),
@@ -239,11 +238,7 @@ class Autoencoder(GenerativeTask):
     def endpoint_inputs(self, endpoint, num_samples, seed, data=None):
         """``code`` from ``sample_inputs``; images from ``data`` when given, else a seeded draw in [0, 1]."""
         _, signature = self.serving_endpoints()[endpoint]
-        if data is not None:
-            images = data.train_images[:num_samples].astype(np.float32) / 255.0
-        else:
-            images = np.random.default_rng(seed).uniform(0, 1, (num_samples, *self.image_shape)).astype(np.float32)
-        inputs = {**self.sample_inputs(num_samples, seed), "images": images}
+        inputs = {**self.sample_inputs(num_samples, seed), "images": example_images(num_samples, seed, self.image_shape, data)}
         return {spec.name: inputs[spec.name] for spec in signature}
 
     def get_compile_config(self):

@@ -13,6 +13,7 @@ from genkit.models.gan.gan_losses import discriminator_loss, discriminator_score
 from genkit.models.gan.gradient_penalty import gradient_penalty
 from genkit.models.gan.moving_average import build_moving_average, update_moving_average
 from genkit.models.generative_task import GenerativeTask
+from genkit.models.loss_scaling import with_loss_scaling
 from genkit.models.noise import replica_normal, replica_uniform
 
 # Noise streams of one train step: latent batch k is stream k, interpolation weights k are stream 1000 + k.
@@ -20,10 +21,7 @@ INTERPOLATION_STREAM = 1000
 
 
 def _adam(learning_rate: float, config):
-    optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
-    if keras.mixed_precision.dtype_policy().name == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
+    return with_loss_scaling(keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2))
 
 
 class GAN(GenerativeTask):

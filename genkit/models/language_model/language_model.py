@@ -14,6 +14,7 @@ from genkit.data.text_tokenizer import OOV_TOKEN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
 from genkit.layers import TokenEmbedding
 from genkit.models.generative_task import GenerativeTask
+from genkit.models.loss_scaling import with_loss_scaling
 from genkit.models.language_model.language_model_network import build_language_model_network, state_names
 from genkit.models.language_model.sampling import choose_next
 
@@ -93,9 +94,7 @@ class LanguageModel(GenerativeTask):
 
     def compile_for_training(self, config, seed: int = 0):
         optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm or None)
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        self.compile(optimizer=optimizer)
+        self.compile(optimizer=with_loss_scaling(optimizer))
 
     def checkpoint_objects(self):
         return {"network": self.network, "optimizer": self.optimizer}

@@ -9,8 +9,9 @@ from keras import ops
 
 from genkit.errors import UserError
 from genkit.models.generative_task import GenerativeTask
+from genkit.models.loss_scaling import with_loss_scaling
 from genkit.models.noise import replica_normal
-from genkit.models.reconstruction_images import read_reconstruction_images
+from genkit.models.reconstruction_images import example_images, read_reconstruction_images
 from genkit.models.vae.kl_warmup import kl_weight
 from genkit.models.vae.vae_config import VAEConfig
 from genkit.models.vae.vae_decoder import build_vae_decoder
@@ -96,9 +97,7 @@ class VAE(GenerativeTask):
     def compile_for_training(self, config: VAEConfig, seed: int = 0):
         self.noise_seed = int(seed)
         optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        self.compile(optimizer=optimizer)
+        self.compile(optimizer=with_loss_scaling(optimizer))
 
     def checkpoint_objects(self):
         return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer}
@@ -245,7 +244,7 @@ class VAE(GenerativeTask):
                 return {"mean": mean, "log_var": log_var}
 
             def reconstruct(images, label):
-                return {"images": self.reconstruct(images, label)}
+                return {"reconstructions": self.reconstruct(images, label)}
 
             return {
                 "serving_default": (decode, [z_spec, label_spec]),
@@ -262,7 +261,7 @@ class VAE(GenerativeTask):
             return {"mean": mean, "log_var": log_var}
 
         def reconstruct(images):
-            return {"images": self.reconstruct(images)}
+            return {"reconstructions": self.reconstruct(images)}
 
         return {
             "serving_default": (decode, [z_spec]),
@@ -274,16 +273,7 @@ class VAE(GenerativeTask):
     def endpoint_inputs(self, endpoint, num_samples, seed, data=None):
         """z (and labels) from ``sample_inputs``; images from ``data`` when given, else a seeded draw in [0, 1]."""
         _, signature = self.serving_endpoints()[endpoint]
-        inputs = self.sample_inputs(num_samples, seed)
-        if data is not None:
-            images = data.train_images[:num_samples].astype(np.float32) / 255.0
-            if self.num_classes and data.train_labels is not None:
-                inputs["label"] = data.train_labels[: len(images)].astype(np.int32)
-        else:
-            images = np.random.default_rng(seed).uniform(0, 1, (num_samples, *self.image_shape)).astype(np.float32)
-        inputs["images"] = images
-        if "label" in inputs:
-            inputs["label"] = inputs["label"][: len(images)]
+        inputs = {**self.sample_inputs(num_samples, seed), "images": example_images(num_samples, seed, self.image_shape, data)}
         return {spec.name: inputs[spec.name] for spec in signature}
 
     def export_metadata(self):
