@@ -22,7 +22,10 @@ def build_vae_decoder(config) -> keras.Model:
     if config.num_classes:
         labels = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(labels)
-        embedded = layers.Embedding(config.num_classes, config.label_embedding_dim, name="label_embedding")(labels)
+        # float32: with a float16 embedding, mixed_float16 training diverged.
+        embedded = layers.Embedding(
+            config.num_classes, config.label_embedding_dim, dtype="float32", name="label_embedding"
+        )(labels)
         x = layers.Concatenate(name="z_and_label")([z, embedded])
     logits = upsampling_trunk(x, config.image_shape, config.decoder_filters, config.kernel_size, config.dense_units)
     if config.decoder == "gaussian":

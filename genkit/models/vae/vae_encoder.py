@@ -17,7 +17,10 @@ def build_vae_encoder(config) -> keras.Model:
     if config.num_classes:
         labels = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(labels)
-        embedded = layers.Embedding(config.num_classes, config.label_embedding_dim, name="label_embedding")(labels)
+        # float32: with a float16 embedding, mixed_float16 training diverged.
+        embedded = layers.Embedding(
+            config.num_classes, config.label_embedding_dim, dtype="float32", name="label_embedding"
+        )(labels)
         x = layers.Concatenate(name="features_and_label")([x, embedded])
     x = layers.Dense(config.dense_units, activation="relu", name="dense")(x)
     mean = layers.Dense(config.latent_dim, dtype="float32", name="mean")(x)
