@@ -254,3 +254,23 @@ def test_the_default_quality_hook_scores_an_exact_copy_at_zero_cost(trained_run)
     entry = quality["outputs"]["images"]
     assert entry["fid_delta"] == 0.0 and entry["kid_delta"] == 0.0 and entry["keras"]["fid"] > 0
     assert quality["num_samples"] == 100 and quality["features"] == "fashion_mnist"
+
+
+@pytest.mark.slow
+def test_an_autoencoder_with_image_inputs_exports_every_signature_to_every_format(tmp_path, tiny_npz):
+    """encode/reconstruct take images: ONNX needs their outputs named apart from the 'images' input."""
+    import exporters
+
+    run_dir = tmp_path / "ae"
+    run_genkit(
+        "train", "ae", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 32, "--out", run_dir, "--quiet",
+        "--set", "latent_dim=4", "--set", "encoder_filters=[4,8]", "--set", "decoder_filters=[8,4]",
+        "--set", "dense_units=16",
+    )
+    exporters.export(run_dir, "all", out=tmp_path / "exports", verbose=False, parity_samples=8, latency_repeats=1)
+    for label in ("savedmodel", "tflite", "onnx"):
+        signatures = read_json(tmp_path / "exports" / label / "export_report.json")["signatures"]
+        assert set(signatures) == {"serving_default", "reconstruct", "encode", "decode"}, (label, sorted(signatures))
+        for name, entry in signatures.items():
+            assert entry["parity"]["passed"], (label, name, entry["parity"])
+    assert set(signatures["reconstruct"]["parity"]["outputs"]) == {"reconstructions"}
