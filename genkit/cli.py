@@ -219,14 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet_tensorflow() -> None:
     """Hides TensorFlow's C++ start-up and graph-optimizer notices unless the user asked for logs.
 
-    Set TF_CPP_MIN_LOG_LEVEL yourself (e.g. 0) to see them. One oneDNN notice
-    is printed before TensorFlow reads that variable, so the import itself runs
-    with stderr pointed at /dev/null (Python errors still show: they are
-    printed after the import returns or raises).
+    Set TF_CPP_MIN_LOG_LEVEL to 0 or 1 to see them. Some notices (absl's
+    "All log messages before absl::InitializeLog()", oneDNN's) are printed
+    during the import whatever that variable says -- also when a parent
+    process or a library set it to 2 or 3 -- so the import itself runs with
+    stderr pointed at /dev/null (Python errors still show: they are printed
+    after the import returns or raises).
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3") in ("0", "1"):
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     saved_stderr = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:

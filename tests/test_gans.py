@@ -148,7 +148,7 @@ def test_spectral_normalization_bounds_the_largest_singular_value(layer, input_s
     inputs = np.random.default_rng(0).standard_normal(input_shape).astype("float32")
     wrapped(inputs)
     layer.kernel.assign(layer.kernel * 7.0)  # far from unit norm
-    for _ in range(30):  # power iteration converges while training
+    for _ in range(100):  # power iteration converges while training (error ~ (sigma_2 / sigma_1) ** steps)
         wrapped(inputs, training=True)
     kernel = np.asarray(wrapped.normalized_kernel())
     largest = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
