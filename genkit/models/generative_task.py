@@ -263,10 +263,17 @@ class GenerativeTask(keras.Model):
     def endpoint_inputs(self, endpoint: str, num_samples: int, seed: int, data=None) -> dict[str, np.ndarray]:
         """Example inputs of a serving or edge endpoint (parity checks, latency, int8 calibration).
 
-        The default serves endpoints whose inputs are all among ``sample_inputs``.
+        The default serves endpoints whose inputs are among ``sample_inputs``,
+        plus an ``images`` input: ``data``'s training images drawn with ``seed``
+        (else a seeded uniform draw), as float32 in [0, 1].
         """
+        from genkit.models.reconstruction_images import example_images
+
         _, input_signature = {**self.serving_endpoints(), **self.edge_endpoints()}[endpoint]
         inputs = self.sample_inputs(num_samples, seed)
+        for spec in input_signature:
+            if spec.name == "images" and "images" not in inputs:
+                inputs["images"] = example_images(num_samples, seed, tuple(spec.shape[1:]), data)
         names = [spec.name for spec in input_signature]
         if not set(names) <= set(inputs):
             raise NotImplementedError(

@@ -15,7 +15,7 @@ from genkit.models.autoencoder.corruption import corrupt_images
 from genkit.models.autoencoder.reconstruction_grid import COLUMNS, ReconstructionGrid
 from genkit.models.generative_task import GenerativeTask
 from genkit.models.loss_scaling import with_loss_scaling
-from genkit.models.reconstruction_images import example_images, read_reconstruction_images
+from genkit.models.reconstruction_images import read_reconstruction_images
 from genkit.registry import register_model
 
 NOISE_LEVEL_FIELDS = {"gaussian": "noise_std", "masking": "masking_fraction", "salt_and_pepper": "salt_and_pepper_fraction"}
@@ -234,12 +234,6 @@ class Autoencoder(GenerativeTask):
             "encode": (encode, [image_spec]),
             "decode": (decode, [code_spec]),
         }
-
-    def endpoint_inputs(self, endpoint, num_samples, seed, data=None):
-        """``code`` from ``sample_inputs``; images from ``data`` when given, else a seeded draw in [0, 1]."""
-        _, signature = self.serving_endpoints()[endpoint]
-        inputs = {**self.sample_inputs(num_samples, seed), "images": example_images(num_samples, seed, self.image_shape, data)}
-        return {spec.name: inputs[spec.name] for spec in signature}
 
     def get_compile_config(self):
         return None

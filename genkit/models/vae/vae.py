@@ -11,7 +11,7 @@ from genkit.errors import UserError
 from genkit.models.generative_task import GenerativeTask
 from genkit.models.loss_scaling import with_loss_scaling
 from genkit.models.noise import replica_normal
-from genkit.models.reconstruction_images import example_images, read_reconstruction_images
+from genkit.models.reconstruction_images import read_reconstruction_images
 from genkit.models.vae.kl_warmup import kl_weight
 from genkit.models.vae.vae_config import VAEConfig
 from genkit.models.vae.vae_decoder import build_vae_decoder
@@ -269,12 +269,6 @@ class VAE(GenerativeTask):
             "encode": (encode, [image_spec]),
             "reconstruct": (reconstruct, [image_spec]),
         }
-
-    def endpoint_inputs(self, endpoint, num_samples, seed, data=None):
-        """z (and labels) from ``sample_inputs``; images from ``data`` when given, else a seeded draw in [0, 1]."""
-        _, signature = self.serving_endpoints()[endpoint]
-        inputs = {**self.sample_inputs(num_samples, seed), "images": example_images(num_samples, seed, self.image_shape, data)}
-        return {spec.name: inputs[spec.name] for spec in signature}
 
     def export_metadata(self):
         return {"num_classes": self.num_classes} if self.num_classes else {}
