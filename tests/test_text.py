@@ -55,11 +55,18 @@ def trained_char(tiny_text):
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory, tiny_text):
     run_dir = tmp_path_factory.mktemp("runs") / "char"
-    run_genkit(
+    process = run_genkit(
         "train", "char-lstm", "--dataset", f"text:{tiny_text}", "--epochs", 1, "--batch-size", 16,
         "--out", run_dir, "--quiet", *[f for item in TINY["char-lstm"] for f in ("--set", item)],
     )
+    (run_dir.parent / "char_train_stdout.txt").write_text(process.stdout)
     return run_dir
+
+
+def test_quiet_training_writes_text_samples_without_printing_them(char_run):
+    samples = (char_run / "samples" / "epoch_001.txt").read_text(encoding="utf-8")
+    assert "--- epoch 1, temperature 0.0 ---" in samples
+    assert "--- epoch" not in (char_run.parent / "char_train_stdout.txt").read_text()
 
 
 # -- tokenisation ------------------------------------------------------------------------------

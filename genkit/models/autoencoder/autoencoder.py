@@ -13,8 +13,8 @@ from genkit.models.autoencoder.autoencoder_decoder import build_autoencoder_deco
 from genkit.models.autoencoder.autoencoder_encoder import build_autoencoder_encoder
 from genkit.models.autoencoder.corruption import corrupt_images
 from genkit.models.autoencoder.reconstruction_grid import COLUMNS, ReconstructionGrid
-from genkit.models.generative_task import GenerativeTask
-from genkit.models.loss_scaling import with_loss_scaling
+from genkit.models.encoder_decoder_task import EncoderDecoderTask
+from genkit.models.loss_scaling import apply_gradients
 from genkit.models.reconstruction_images import read_reconstruction_images
 from genkit.registry import register_model
 
@@ -29,7 +29,7 @@ NOISE_LEVEL_FIELDS = {"gaussian": "noise_std", "masking": "masking_fraction", "s
     description="Convolutional autoencoder: encode, decode, reconstruct",
     train_defaults={"epochs": 20, "batch_size": 64},
 )
-class Autoencoder(GenerativeTask):
+class Autoencoder(EncoderDecoderTask):
     """An autoencoder whose ``train_step`` minimises the reconstruction loss.
 
     Args:
@@ -48,13 +48,10 @@ class Autoencoder(GenerativeTask):
     data_scale = "unit"
 
     def __init__(self, encoder, decoder, reconstruction_loss="bce", noise=None, noise_levels=None, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
+        super().__init__(encoder, decoder, **kwargs)
         self.reconstruction_loss = reconstruction_loss
         self.noise = noise
         self.noise_levels = dict(noise_levels or {})
-        self.noise_seed = 0
         self.preview_images = None
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.error_tracker = keras.metrics.Mean(name="mse")
@@ -76,22 +73,6 @@ class Autoencoder(GenerativeTask):
     @property
     def metrics(self):
         return [self.loss_tracker, self.error_tracker]
-
-    def compile(self, optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.optimizer = optimizer
-        optimizer.build(self._trainable_network_variables())
-
-    def compile_for_training(self, config: AutoencoderConfig, seed: int = 0):
-        self.noise_seed = int(seed)
-        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
-        self.compile(optimizer=with_loss_scaling(optimizer))
-
-    def checkpoint_objects(self):
-        return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer}
-
-    def _trainable_network_variables(self):
-        return self.encoder.trainable_variables + self.decoder.trainable_variables
 
     # -- the networks --------------------------------------------------------------------------
 
@@ -131,8 +112,7 @@ class Autoencoder(GenerativeTask):
             # Averaged over the global batch: the optimizer sums gradients across replicas.
             loss = tf.nn.compute_average_loss(per_example)
             scaled_loss = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        apply_gradients(self.optimizer, tape.gradient(scaled_loss, variables), variables)
 
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.loss_tracker.update_state(loss * replicas)
@@ -235,25 +215,13 @@ class Autoencoder(GenerativeTask):
             "decode": (decode, [code_spec]),
         }
 
-    def get_compile_config(self):
-        return None
-
     def get_config(self):
         config = super().get_config()
         config.update(
             {
-                "encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder),
                 "reconstruction_loss": self.reconstruction_loss,
                 "noise": self.noise,
                 "noise_levels": self.noise_levels,
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
-        return cls(**config)

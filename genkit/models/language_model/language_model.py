@@ -14,7 +14,7 @@ from genkit.data.text_tokenizer import OOV_TOKEN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
 from genkit.layers import TokenEmbedding
 from genkit.models.generative_task import GenerativeTask
-from genkit.models.loss_scaling import with_loss_scaling
+from genkit.models.loss_scaling import apply_gradients, with_loss_scaling
 from genkit.models.language_model.language_model_network import build_language_model_network, state_names
 from genkit.models.language_model.sampling import choose_next
 
@@ -116,8 +116,7 @@ class LanguageModel(GenerativeTask):
             loss = tf.nn.compute_average_loss(tf.reduce_mean(per_token, axis=1))
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.network.trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        apply_gradients(self.optimizer, tape.gradient(scaled_loss, variables), variables)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.loss_tracker.update_state(loss * replicas)
         return {metric.name: metric.result() for metric in self.metrics}

@@ -12,7 +12,10 @@ TEMPERATURES = (0.0, 0.5, 1.0)
 
 
 class TextSamples(keras.callbacks.Callback):
-    """After each epoch, prints one text per temperature (0 = greedy) and writes ``directory/epoch_NNN.txt``."""
+    """After each epoch, writes one text per temperature (0 = greedy) to ``directory/epoch_NNN.txt``.
+
+    The texts are printed too, unless training runs with ``verbose=0`` (``genkit train --quiet``).
+    """
 
     def __init__(self, directory: str | Path, length: int, seed: int = 0, prompt: str = "", temperatures=TEMPERATURES):
         super().__init__()
@@ -29,5 +32,6 @@ class TextSamples(keras.callbacks.Callback):
             text = self.model.generate(**inputs)[0]
             parts.append(f"--- epoch {epoch + 1}, temperature {temperature} ---\n{text}\n")
         report = "\n".join(parts)
-        print("\n" + report, flush=True)
+        if self.params.get("verbose", 1):
+            print("\n" + report, flush=True)
         write_bytes(self.directory / f"epoch_{epoch + 1:03d}.txt", report.encode("utf-8"))

@@ -8,8 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from genkit.errors import UserError
-from genkit.models.generative_task import GenerativeTask
-from genkit.models.loss_scaling import with_loss_scaling
+from genkit.models.encoder_decoder_task import EncoderDecoderTask
+from genkit.models.loss_scaling import apply_gradients
 from genkit.models.noise import replica_normal
 from genkit.models.reconstruction_images import read_reconstruction_images
 from genkit.models.vae.kl_warmup import kl_weight
@@ -28,7 +28,7 @@ from genkit.registry import register_model
     description="Convolutional VAE (Kingma & Welling 2014), Bernoulli or Gaussian decoder",
     train_defaults={"epochs": 30, "batch_size": 64},
 )
-class VAE(GenerativeTask):
+class VAE(EncoderDecoderTask):
     """A VAE whose ``train_step`` maximises the (beta-weighted) evidence lower bound.
 
     Args:
@@ -55,15 +55,12 @@ class VAE(GenerativeTask):
         self, encoder, decoder, latent_dim, decoder_distribution="bernoulli", beta=1.0, kl_warmup_steps=0,
         num_classes=None, **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
+        super().__init__(encoder, decoder, **kwargs)
         self.latent_dim = latent_dim
         self.decoder_distribution = decoder_distribution
         self.beta = beta
         self.kl_warmup_steps = kl_warmup_steps
         self.num_classes = num_classes
-        self.noise_seed = 0
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -87,23 +84,6 @@ class VAE(GenerativeTask):
     @property
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
-
-    def compile(self, optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.optimizer = optimizer
-        # Built now, inside whatever strategy scope is active.
-        optimizer.build(self._trainable_network_variables())
-
-    def compile_for_training(self, config: VAEConfig, seed: int = 0):
-        self.noise_seed = int(seed)
-        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
-        self.compile(optimizer=with_loss_scaling(optimizer))
-
-    def checkpoint_objects(self):
-        return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer}
-
-    def _trainable_network_variables(self):
-        return self.encoder.trainable_variables + self.decoder.trainable_variables
 
     # -- the networks as distributions ---------------------------------------------------------
 
@@ -167,8 +147,7 @@ class VAE(GenerativeTask):
             # Averaged over the global batch: the optimizer sums gradients across replicas.
             loss = tf.nn.compute_average_loss(reconstruction + weight * kl)
             scaled_loss = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        apply_gradients(self.optimizer, tape.gradient(scaled_loss, variables), variables)
 
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.loss_tracker.update_state(loss * replicas)
@@ -273,16 +252,10 @@ class VAE(GenerativeTask):
     def export_metadata(self):
         return {"num_classes": self.num_classes} if self.num_classes else {}
 
-    def get_compile_config(self):
-        # model.keras holds the networks; optimizer state lives in the run's checkpoints.
-        return None
-
     def get_config(self):
         config = super().get_config()
         config.update(
             {
-                "encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder),
                 "latent_dim": self.latent_dim,
                 "decoder_distribution": self.decoder_distribution,
                 "beta": self.beta,
@@ -291,10 +264,3 @@ class VAE(GenerativeTask):
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
-        return cls(**config)
