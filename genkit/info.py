@@ -25,12 +25,12 @@ def format_info(metadata: dict) -> str:
         f"training:   {training.get('epochs_completed')} epochs, {training.get('global_steps')} steps, "
         f"stopped: {training.get('stop_reason')}, {training.get('images_per_second')} images/s "
         f"on {training.get('strategy', {}).get('name')} x{training.get('strategy', {}).get('num_replicas')}",
-        f"metrics:    " + ", ".join(f"{k}={v:.4g}" for k, v in metadata.get("metrics", {}).items()),
+        "metrics:    " + ", ".join(f"{k}={v:.4g}" for k, v in metadata.get("metrics", {}).items()),
         f"serving:    {metadata.get('serving', {}).get('path')} signatures: "
         + ", ".join(metadata.get("serving", {}).get("signatures", {})),
         f"config:     {json.dumps(_shortened(metadata.get('config')))}",
         f"train:      {json.dumps(metadata.get('train'))}",
-        f"versions:   " + ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items() if k != "platform"),
+        "versions:   " + ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items() if k != "platform"),
     ]
     return "\n".join(lines)
 

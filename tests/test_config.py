@@ -7,6 +7,7 @@ import pytest
 from genkit.config import TrainConfig, parse_overrides, read_config_file
 from genkit.errors import UserError
 from genkit.models import DCGANConfig
+from genkit.models.language_model.char_lstm_config import CharLSTMConfig
 from genkit.registry import get_model_entry, register_model, registered_models
 from genkit.train import resolve_config
 
@@ -33,6 +34,11 @@ def test_defaults_validate_and_round_trip():
 def test_bad_model_fields_name_the_field_and_source(values, field):
     with pytest.raises(UserError, match=rf"my.yaml: .*'{field}'"):
         DCGANConfig.from_dict(values, "my.yaml")
+
+
+def test_bad_learning_rate_schedule_lists_the_allowed_values():
+    with pytest.raises(UserError, match=r"--set: .*'learning_rate_schedule' must be one of constant, linear, cosine"):
+        CharLSTMConfig.from_dict({"learning_rate_schedule": "step"}, "--set")
 
 
 def test_bad_train_fields():

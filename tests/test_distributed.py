@@ -50,7 +50,7 @@ def _free_ports(count):
     return ports
 
 
-def _run_two_workers(tmp_path, tiny_npz, run_dir, extra_env=({}, {})):
+def _run_two_workers(tmp_path, dataset, run_dir, extra_env=({}, {}), model="dcgan", set_flags=TINY_DCGAN):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     entry = Path(__file__).with_name("multiworker_entry.py")
     processes = []
@@ -64,8 +64,8 @@ def _run_two_workers(tmp_path, tiny_npz, run_dir, extra_env=({}, {})):
         }
         processes.append(
             subprocess.Popen(
-                [sys.executable, str(entry), str(run_dir), str(tiny_npz), str(tmp_path / f"w{index}.npz"),
-                 *TINY_DCGAN],
+                [sys.executable, str(entry), model, str(run_dir), dataset, str(tmp_path / f"w{index}.npz"),
+                 *set_flags],
                 env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
         )
@@ -87,7 +87,7 @@ def _run_two_workers(tmp_path, tiny_npz, run_dir, extra_env=({}, {})):
 
 def test_two_workers_train_one_model(tmp_path, tiny_npz):
     run_dir = tmp_path / "run"
-    outputs = _run_two_workers(tmp_path, tiny_npz, run_dir)
+    outputs = _run_two_workers(tmp_path, f"npz:{tiny_npz}", run_dir)
     assert outputs == [["chief", "completed", "8"], ["worker", "completed", "8"]]
 
     metadata = read_json(run_dir / "genkit.json")
@@ -104,7 +104,7 @@ def test_workers_stop_together_and_resume_together(tmp_path, tiny_npz):
     # stop after the same step, or the collective ops of the next step would hang.
     run_dir = tmp_path / "run"
     outputs = _run_two_workers(
-        tmp_path, tiny_npz, run_dir,
+        tmp_path, f"npz:{tiny_npz}", run_dir,
         extra_env=({"GENKIT_TEST_EPOCHS": "2"}, {"GENKIT_TEST_EPOCHS": "2", "GENKIT_TEST_TIME_LIMIT": "0.00001"}),
     )
     assert outputs[0][:2] == ["chief", "other_worker"] and outputs[1][:2] == ["worker", "time_limit"]
@@ -113,6 +113,19 @@ def test_workers_stop_together_and_resume_together(tmp_path, tiny_npz):
 
     # Both resume from the chief's checkpoint (the other worker's own went to a temporary folder).
     resume = {"GENKIT_TEST_EPOCHS": "2", "GENKIT_TEST_RESUME": "1"}
-    outputs = _run_two_workers(tmp_path, tiny_npz, run_dir, extra_env=(resume, resume))
+    outputs = _run_two_workers(tmp_path, f"npz:{tiny_npz}", run_dir, extra_env=(resume, resume))
     assert outputs == [["chief", "completed", "16"], ["worker", "completed", "16"]]
     assert read_json(run_dir / "genkit.json")["training"]["global_steps"] == 16
+
+
+def test_workers_share_one_learning_rate_when_only_one_has_a_time_limit(tmp_path, tiny_text):
+    # char-lstm's rate decays with the training's progress: by steps for the chief, by the clock
+    # for the worker with a budget. Both must use the same (mean) progress, or their weights part.
+    run_dir = tmp_path / "run"
+    budget = {"GENKIT_TEST_EPOCHS": "1000", "GENKIT_TEST_TIME_LIMIT": "0.25"}
+    outputs = _run_two_workers(
+        tmp_path, f"text:{tiny_text}", run_dir, extra_env=({"GENKIT_TEST_EPOCHS": "1000"}, budget),
+        model="char-lstm", set_flags=["units=16", "embedding_dim=8", "sequence_length=16"],
+    )
+    assert outputs[0][:2] == ["chief", "other_worker"] and outputs[1][:2] == ["worker", "time_limit"]
+    assert outputs[0][2] == outputs[1][2] and int(outputs[0][2]) > 1

@@ -12,12 +12,12 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import keras, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from genkit.models.loss_scaling import apply_gradients
+from genkit.models.loss_scaling import ReplicaConsistentLossScaleOptimizer
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
     weights = keras.Variable([1.0, 2.0])
-    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.5))
+    optimizer = ReplicaConsistentLossScaleOptimizer(keras.optimizers.SGD(0.5))
     optimizer.build([weights])
 initial_scale = float(optimizer.dynamic_scale.numpy())
 
@@ -27,7 +27,7 @@ def step(overflow_replica):
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         overflowed = tf.constant([float("inf"), 1.0]) * initial_scale
         finite = tf.constant([1.0, 1.0]) * initial_scale
-        apply_gradients(optimizer, [tf.where(replica == overflow_replica, overflowed, finite)], [weights])
+        optimizer.apply_gradients([(tf.where(replica == overflow_replica, overflowed, finite), weights)])
     strategy.run(replica_step)
 
 results = {}

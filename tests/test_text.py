@@ -18,6 +18,8 @@ from genkit.data.text_tokenizer import WORD_PATTERN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
 from genkit.models.language_model.sampling import choose_next, filter_logits
 from genkit.registry import get_model_entry
+from genkit.runtime.trainer import Trainer
+from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
 TINY = {"char-lstm": ["units=16", "embedding_dim=8", "sequence_length=16"],
         "word-lstm": ["units=16", "embedding_dim=8", "sequence_length=8", "max_vocabulary=300"]}
@@ -113,6 +115,32 @@ def test_training_windows_are_teacher_forced_sequences(tiny_text):
     row = batch[0]
     starts = [i for i in range(len(ids) - 16) if np.array_equal(ids[i : i + 17], row)]
     assert starts, "a window is a contiguous piece of the training text"
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine", "constant"])
+def test_learning_rate_follows_its_schedule_over_the_planned_steps(tiny_text, tmp_path, schedule):
+    model, data = _build("char-lstm", tiny_text, [f"learning_rate_schedule={schedule}", "learning_rate=0.01"])
+    rates = []
+
+    class RecordRate(keras.callbacks.Callback):  # after each step: the rate that step used
+        def on_train_batch_end(self, batch, logs=None):
+            rates.append(float(model.optimizer.learning_rate))
+
+    steps = int(model.training_dataset(data, 16, shuffle_seed=0).cardinality())
+    trainer = Trainer(model, tf.distribute.get_strategy(), TrainingCheckpoint(model, tmp_path, 1))
+    trainer.fit(lambda epoch: model.training_dataset(data, 16, shuffle_seed=epoch), 2, steps, [RecordRate()], verbose=0)
+    progress = np.arange(2 * steps) / (2 * steps)
+    expected = {"linear": 0.01 * (1 - progress), "cosine": 0.005 * (1 + np.cos(np.pi * progress)),
+                "constant": np.full(2 * steps, 0.01)}[schedule]
+    np.testing.assert_allclose(rates, expected, rtol=1e-5)
+
+
+def test_training_progress_is_the_further_of_steps_and_time_limit():
+    trainer = Trainer(model=None, strategy=None, checkpoint=None, time_limit_seconds=100)
+    assert trainer._progress(10, 100, seconds=50.0) == 0.5
+    assert trainer._progress(80, 100, seconds=50.0) == 0.8
+    assert trainer._progress(10, 100, seconds=500.0) == 1.0
+    assert Trainer(None, None, None)._progress(30, 100, seconds=500.0) == 0.3
 
 
 # -- sampling ----------------------------------------------------------------------------------

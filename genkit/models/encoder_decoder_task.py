@@ -26,12 +26,6 @@ class EncoderDecoderTask(GenerativeTask):
         self.decoder = decoder
         self.noise_seed = 0
 
-    def compile(self, optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.optimizer = optimizer
-        # Built now, inside whatever strategy scope is active.
-        optimizer.build(self._trainable_network_variables())
-
     def compile_for_training(self, config, seed: int = 0):
         """Adam(``config.learning_rate``, ``beta_1``, ``beta_2``); ``seed`` seeds the train step's noise."""
         self.noise_seed = int(seed)

@@ -71,6 +71,27 @@ class GenerativeTask(keras.Model):
     def serving_endpoints(self) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must implement serving_endpoints().")
 
+    # -- optimizers: one by default (GANs, with two, override compile) --------------------------
+
+    def compile(self, optimizer=None, **kwargs):
+        """Compiles with ``optimizer`` and builds it now, inside whatever strategy scope is active."""
+        super().compile(**kwargs)
+        self.optimizer = optimizer
+        if optimizer is not None:
+            optimizer.build(self._trainable_network_variables())
+
+    def _trainable_network_variables(self) -> list:
+        """The variables that the single optimizer of ``compile`` trains."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _trainable_network_variables().")
+
+    def set_training_progress(self, progress: float) -> None:
+        """Called by the trainer before every step with the fraction (0 to 1) of the planned training done.
+
+        The plan is the requested epochs, or the time limit when it ends
+        first. Families with a learning-rate schedule set their rates here;
+        the default does nothing.
+        """
+
     # -- training data -------------------------------------------------------------------------
 
     @classmethod

@@ -42,6 +42,11 @@ class Trainer:
         checkpoint: the :class:`TrainingCheckpoint` of the run.
         jit: compile the train step with XLA.
         time_limit_seconds: stop cleanly (checkpoint saved) once this much time is spent.
+
+    Before every step the model hears how far the planned training has got
+    (``set_training_progress``): the fraction of the planned epochs' steps,
+    or of the time limit when that is further, so a learning-rate schedule
+    ends when the budget does.
     """
 
     def __init__(self, model, strategy, checkpoint: TrainingCheckpoint, jit=False, time_limit_seconds=None):
@@ -60,20 +65,32 @@ class Trainer:
         self.stop_reason = self.stop_reason or reason
         self.model.stop_training = True
 
-    def _all_workers_stop(self, wants_to_stop: bool) -> bool:
-        """Whether any worker wants to stop: with several workers, all must stop after the same step."""
+    def _progress(self, global_step: int, planned_steps: int, seconds: float) -> float:
+        """The fraction of the planned training done: of the planned steps, or of the time limit if further."""
+        progress = global_step / planned_steps
+        if self.time_limit_seconds:
+            progress = max(progress, seconds / self.time_limit_seconds)
+        return min(progress, 1.0)
+
+    def _agree(self, wants_to_stop: bool, progress: float) -> tuple[bool, float]:
+        """Whether any worker wants to stop, and the workers' mean progress.
+
+        With several workers, all must stop after the same step and use the
+        same learning rate (their clocks differ); one worker's values are its own.
+        """
         if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            return wants_to_stop
+            return wants_to_stop, progress
         if self._agreement_function is None:
             strategy = self.strategy
 
             @tf.function
-            def any_worker(flag):
-                per_replica = strategy.run(tf.identity, args=(flag,))
-                return strategy.reduce("SUM", per_replica, axis=None)  # tf.distribute has no MAX
+            def mean_over_replicas(values):
+                per_replica = strategy.run(tf.identity, args=(values,))
+                return strategy.reduce("MEAN", per_replica, axis=None)
 
-            self._agreement_function = any_worker
-        return bool(self._agreement_function(tf.constant(1.0 if wants_to_stop else 0.0)) > 0)
+            self._agreement_function = mean_over_replicas
+        stop, progress = self._agreement_function(tf.constant([1.0 if wants_to_stop else 0.0, progress])).numpy()
+        return bool(stop > 0), float(progress)
 
     def _distributed_step(self) -> Callable:
         """The traced step, made once per trainer (``fit`` may be called again)."""
@@ -114,6 +131,8 @@ class Trainer:
             verbose=verbose, epochs=epochs, steps=steps_per_epoch,
         )
         distributed_step = self._distributed_step()
+        planned_steps = epochs * steps_per_epoch
+        progress = self._progress(initial_epoch * steps_per_epoch + initial_step, planned_steps, 0.0)
         started = time.monotonic()
         self.stop_reason = None
         self.model.stop_training = False
@@ -129,14 +148,19 @@ class Trainer:
                 step = first_step
                 for batch in self.strategy.experimental_distribute_dataset(dataset):
                     callback_list.on_train_batch_begin(step)
+                    self.model.set_training_progress(progress)
                     logs = {name: float(value) for name, value in distributed_step(batch).items()}
                     _check_finite(logs, epoch, step, self.checkpoint)
                     step += 1
                     self.steps_run += 1
                     callback_list.on_train_batch_end(step - 1, logs)
-                    if self.time_limit_seconds and time.monotonic() - started >= self.time_limit_seconds:
+                    seconds = time.monotonic() - started
+                    if self.time_limit_seconds and seconds >= self.time_limit_seconds:
                         self.request_stop(STOP_TIME_LIMIT)
-                    if self._all_workers_stop(self.model.stop_training):
+                    stop, progress = self._agree(
+                        self.model.stop_training, self._progress(epoch * steps_per_epoch + step, planned_steps, seconds)
+                    )
+                    if stop:
                         self.request_stop(self.stop_reason or STOP_OTHER_WORKER)
                         break
                 if step >= steps_per_epoch:

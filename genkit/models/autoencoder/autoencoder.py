@@ -14,7 +14,6 @@ from genkit.models.autoencoder.autoencoder_encoder import build_autoencoder_enco
 from genkit.models.autoencoder.corruption import corrupt_images
 from genkit.models.autoencoder.reconstruction_grid import COLUMNS, ReconstructionGrid
 from genkit.models.encoder_decoder_task import EncoderDecoderTask
-from genkit.models.loss_scaling import apply_gradients
 from genkit.models.reconstruction_images import read_reconstruction_images
 from genkit.registry import register_model
 
@@ -112,7 +111,7 @@ class Autoencoder(EncoderDecoderTask):
             # Averaged over the global batch: the optimizer sums gradients across replicas.
             loss = tf.nn.compute_average_loss(per_example)
             scaled_loss = self.optimizer.scale_loss(loss)
-        apply_gradients(self.optimizer, tape.gradient(scaled_loss, variables), variables)
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
 
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.loss_tracker.update_state(loss * replicas)

@@ -13,7 +13,7 @@ from genkit.models.gan.gan_losses import discriminator_loss, discriminator_score
 from genkit.models.gan.gradient_penalty import gradient_penalty
 from genkit.models.gan.moving_average import build_moving_average, update_moving_average
 from genkit.models.generative_task import GenerativeTask
-from genkit.models.loss_scaling import apply_gradients, with_loss_scaling
+from genkit.models.loss_scaling import with_loss_scaling
 from genkit.models.noise import replica_normal, replica_uniform
 
 # Noise streams of one train step: latent batch k is stream k, interpolation weights k are stream 1000 + k.
@@ -209,7 +209,7 @@ class GAN(GenerativeTask):
     def _apply(optimizer, scaled_loss, variables, tape):
         # scaled_loss = optimizer.scale_loss(loss), computed inside the tape; a
         # LossScaleOptimizer unscales the gradients (and skips non-finite steps).
-        apply_gradients(optimizer, tape.gradient(scaled_loss, variables), variables)
+        optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
 
     def _track_loss(self, tracker, value):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync

@@ -15,7 +15,7 @@ from genkit.registry import register_model
     config=CharLSTMConfig,
     family="text",
     description="Character-level LSTM/GRU language model, teacher-forced at every position",
-    train_defaults={"epochs": 2, "batch_size": 32},
+    train_defaults={"epochs": 2, "batch_size": 64},
 )
 class CharLSTM(LanguageModel):
     """A :class:`LanguageModel` over characters (Unicode code points)."""

@@ -9,4 +9,4 @@ from genkit.models.language_model.language_model_config import LanguageModelConf
 
 @dataclasses.dataclass
 class CharLSTMConfig(LanguageModelConfig):
-    """Character-level defaults: CPU-sized, one LSTM(256) over 64-character windows, Adam 8e-3."""
+    """Character-level defaults: CPU-sized, one LSTM(256) over 64-character windows, Adam 8e-3 decayed linearly to 0."""

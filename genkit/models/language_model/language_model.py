@@ -14,7 +14,8 @@ from genkit.data.text_tokenizer import OOV_TOKEN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
 from genkit.layers import TokenEmbedding
 from genkit.models.generative_task import GenerativeTask
-from genkit.models.loss_scaling import apply_gradients, with_loss_scaling
+from genkit.models.learning_rate_schedule import scheduled_learning_rate
+from genkit.models.loss_scaling import with_loss_scaling
 from genkit.models.language_model.language_model_network import build_language_model_network, state_names
 from genkit.models.language_model.sampling import choose_next
 
@@ -63,6 +64,7 @@ class LanguageModel(GenerativeTask):
             output_mode="int", name="lookup",
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.base_learning_rate, self.learning_rate_schedule = None, "constant"  # set by compile_for_training
         self.built = True
 
     @classmethod
@@ -87,14 +89,20 @@ class LanguageModel(GenerativeTask):
     def end_id(self) -> int:
         return self.tokenizer.end_id
 
-    def compile(self, optimizer, **kwargs):
-        super().compile(optimizer=optimizer, **kwargs)
-        # Built now, inside whatever strategy scope is active.
-        self.optimizer.build(self.network.trainable_variables)
+    def _trainable_network_variables(self):
+        return self.network.trainable_variables
 
     def compile_for_training(self, config, seed: int = 0):
+        """Adam(``config.learning_rate``), decayed by ``config.learning_rate_schedule`` over the planned training."""
         optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm or None)
         self.compile(optimizer=with_loss_scaling(optimizer))
+        self.base_learning_rate, self.learning_rate_schedule = config.learning_rate, config.learning_rate_schedule
+
+    def set_training_progress(self, progress: float) -> None:
+        if self.learning_rate_schedule != "constant":
+            self.optimizer.learning_rate = scheduled_learning_rate(
+                self.base_learning_rate, self.learning_rate_schedule, progress
+            )
 
     def checkpoint_objects(self):
         return {"network": self.network, "optimizer": self.optimizer}
@@ -115,8 +123,8 @@ class LanguageModel(GenerativeTask):
             # Mean over the positions of a window, averaged over the global batch.
             loss = tf.nn.compute_average_loss(tf.reduce_mean(per_token, axis=1))
             scaled_loss = self.optimizer.scale_loss(loss)
-        variables = self.network.trainable_variables
-        apply_gradients(self.optimizer, tape.gradient(scaled_loss, variables), variables)
+        variables = self._trainable_network_variables()
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.loss_tracker.update_state(loss * replicas)
         return {metric.name: metric.result() for metric in self.metrics}

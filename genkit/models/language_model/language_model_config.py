@@ -6,6 +6,7 @@ import dataclasses
 
 from genkit.config import ModelConfig, require
 from genkit.data.text_corpus import ENCODING_ERRORS
+from genkit.models.learning_rate_schedule import SCHEDULES
 
 CELLS = ("lstm", "gru")
 
@@ -27,6 +28,11 @@ class LanguageModelConfig(ModelConfig):
     before tokenising. ``validation_fraction`` of the text (its end) is held
     out; ``encoding_errors: replace`` reads bytes that are not UTF-8 as U+FFFD
     instead of failing.
+
+    Adam's ``learning_rate`` follows ``learning_rate_schedule`` (``constant``,
+    or ``linear``/``cosine`` decay to 0 over the planned training: the
+    requested epochs, or ``--time-limit`` when it ends first); ``clip_norm``
+    clips the global gradient norm (0: no clipping).
     """
 
     level: str = "char"
@@ -43,6 +49,7 @@ class LanguageModelConfig(ModelConfig):
     validation_fraction: float = 0.1
     encoding_errors: str = "strict"
     learning_rate: float = 8e-3
+    learning_rate_schedule: str = "linear"
     clip_norm: float = 1.0
     vocabulary: tuple[str, ...] | None = None
 
@@ -68,6 +75,10 @@ class LanguageModelConfig(ModelConfig):
             f"must be one of {', '.join(ENCODING_ERRORS)}", self.encoding_errors,
         )
         require(self.learning_rate > 0, source, "learning_rate", "must be > 0", self.learning_rate)
+        require(
+            self.learning_rate_schedule in SCHEDULES, source, "learning_rate_schedule",
+            f"must be one of {', '.join(SCHEDULES)}", self.learning_rate_schedule,
+        )
         require(self.clip_norm >= 0, source, "clip_norm", "must be >= 0 (0: no clipping)", self.clip_norm)
         if self.vocabulary is not None:
             require(

@@ -9,7 +9,6 @@ from keras import ops
 
 from genkit.errors import UserError
 from genkit.models.encoder_decoder_task import EncoderDecoderTask
-from genkit.models.loss_scaling import apply_gradients
 from genkit.models.noise import replica_normal
 from genkit.models.reconstruction_images import read_reconstruction_images
 from genkit.models.vae.kl_warmup import kl_weight
@@ -69,7 +68,7 @@ class VAE(EncoderDecoderTask):
     @classmethod
     def from_hyperparameters(cls, config: VAEConfig):
         if cls.uses_labels and not config.num_classes:
-            raise ValueError(f"{cls.__name__} needs config.num_classes (prepare_data fills it from the data).")
+            raise UserError(f"{cls.registered_name}: field 'num_classes' must be set (it is filled from the data)")
         return cls(
             encoder=build_vae_encoder(config),
             decoder=build_vae_decoder(config),
@@ -147,7 +146,7 @@ class VAE(EncoderDecoderTask):
             # Averaged over the global batch: the optimizer sums gradients across replicas.
             loss = tf.nn.compute_average_loss(reconstruction + weight * kl)
             scaled_loss = self.optimizer.scale_loss(loss)
-        apply_gradients(self.optimizer, tape.gradient(scaled_loss, variables), variables)
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
 
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.loss_tracker.update_state(loss * replicas)
