@@ -38,9 +38,6 @@ class EncoderDecoderTask(GenerativeTask):
     def _trainable_network_variables(self):
         return self.encoder.trainable_variables + self.decoder.trainable_variables
 
-    def get_compile_config(self):
-        return None
-
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -80,6 +80,10 @@ class GenerativeTask(keras.Model):
         if optimizer is not None:
             optimizer.build(self._trainable_network_variables())
 
+    def get_compile_config(self):
+        # model.keras holds the networks; optimizer state lives in the run's checkpoints.
+        return None
+
     def _trainable_network_variables(self) -> list:
         """The variables that the single optimizer of ``compile`` trains."""
         raise NotImplementedError(f"{type(self).__name__} must implement _trainable_network_variables().")

@@ -332,10 +332,6 @@ class GAN(GenerativeTask):
 
     # -- serialisation -------------------------------------------------------------------------
 
-    def get_compile_config(self):
-        # model.keras holds the networks; optimizer state lives in the run's checkpoints.
-        return None
-
     def get_config(self):
         config = super().get_config()
         config.update(

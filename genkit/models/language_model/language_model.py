@@ -426,10 +426,6 @@ class LanguageModel(GenerativeTask):
             }
         }
 
-    def get_compile_config(self):
-        # model.keras holds the network; optimizer state lives in the run's checkpoints.
-        return None
-
     def get_config(self):
         config = super().get_config()
         config.update(
