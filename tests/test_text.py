@@ -135,6 +135,19 @@ def test_learning_rate_follows_its_schedule_over_the_planned_steps(tiny_text, tm
     np.testing.assert_allclose(rates, expected, rtol=1e-5)
 
 
+def test_trainer_feeds_every_epoch_without_tf_data_autotuning(tiny_text, tmp_path, monkeypatch):
+    # With autotuning, an epoch's end often waited seconds for tf.data's tuning thread (benchmarks/epoch_end.py).
+    model, data = _build("char-lstm", tiny_text)
+    strategy = tf.distribute.get_strategy()
+    distribute, options = strategy.experimental_distribute_dataset, []
+    monkeypatch.setattr(strategy, "experimental_distribute_dataset", lambda d: options.append(d.options()) or distribute(d))
+    steps = int(model.training_dataset(data, 16, shuffle_seed=0).cardinality())
+    trainer = Trainer(model, strategy, TrainingCheckpoint(model, tmp_path, 1))
+    trainer.fit(lambda epoch: model.training_dataset(data, 16, shuffle_seed=epoch), 2, steps, [], verbose=0)
+    assert len(options) == 2 and all(o.autotune.enabled is False for o in options)
+    assert all(o.experimental_distribute.auto_shard_policy == tf.data.experimental.AutoShardPolicy.DATA for o in options)
+
+
 def test_training_progress_is_the_further_of_steps_and_time_limit():
     trainer = Trainer(model=None, strategy=None, checkpoint=None, time_limit_seconds=100)
     assert trainer._progress(10, 100, seconds=50.0) == 0.5

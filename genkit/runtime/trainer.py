@@ -28,9 +28,14 @@ STOP_TIME_LIMIT = "time_limit"
 STOP_SIGNAL = "signal"
 STOP_OTHER_WORKER = "other_worker"  # another worker of a multi-worker run had to stop
 
+_TRAINING_DATA_OPTIONS = tf.data.Options()
 # In-memory datasets have no files to shard by: every worker shards the data itself.
-_DISTRIBUTE_OPTIONS = tf.data.Options()
-_DISTRIBUTE_OPTIONS.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+_TRAINING_DATA_OPTIONS.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+# No autotuning: the end of an epoch (the iterator's deletion) often waited for tf.data's
+# autotuning thread to wake from its sleep in Model::OptimizeLoop (seen with gdb): 3-4 s of every
+# 10-s DCGAN epoch, up to 36 s of a 2-minute char-lstm one (benchmarks/epoch_end.py). The data is
+# in memory: there is nothing to tune.
+_TRAINING_DATA_OPTIONS.autotune.enabled = False
 
 
 class Trainer:
@@ -143,7 +148,7 @@ class Trainer:
                     metric.reset_state()
                 callback_list.on_epoch_begin(epoch)
                 first_step = initial_step if epoch == initial_epoch else 0
-                dataset = make_dataset(epoch).skip(first_step).with_options(_DISTRIBUTE_OPTIONS)
+                dataset = make_dataset(epoch).skip(first_step).with_options(_TRAINING_DATA_OPTIONS)
                 logs = {}
                 step = first_step
                 for batch in self.strategy.experimental_distribute_dataset(dataset):
