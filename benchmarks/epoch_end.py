@@ -4,7 +4,7 @@
 
 With autotuning on, deleting an epoch's dataset iterator often waits for
 tf.data's tuning thread to wake from its sleep (gdb shows it in
-``Model::OptimizeLoop``); the longer the epoch, the longer the sleep. genkit's
+``Model::OptimizeLoop``; the waits seen grew with the epoch's length). genkit's
 trainer turns autotuning off for its in-memory training data. This script
 trains MODEL (its defaults, ``--dataset``'s data) with genkit's ``Trainer.fit``,
 alternating ``--epochs``-epoch runs with autotuning off and on, ``--rounds``
@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 
@@ -103,7 +102,7 @@ def main(argv=None) -> dict:
 
     results = {"model": args.model, "dataset": args.dataset, "batch_size": batch_size, "steps_per_epoch": steps,
                "tensorflow": tf.__version__, "sides": {}}
-    print(f"\n| side | median epoch s | mean end wait s | max end wait s | items/s |\n|---|---:|---:|---:|---:|")
+    print("\n| side | median epoch s | mean end wait s | max end wait s | items/s |\n|---|---:|---:|---:|---:|")
     for name, epochs in sides.items():
         walls, waits = [wall for wall, _ in epochs], [wait for _, wait in epochs]
         side = {

@@ -23,7 +23,8 @@ def format_info(metadata: dict) -> str:
         + " ".join(f"{k}={v}" for k, v in data.items() if k != "name" and not isinstance(v, dict))
         + (f" scaling={data['scaling'].get('formula')}" if isinstance(data.get("scaling"), dict) else ""),
         f"training:   {training.get('epochs_completed')} epochs, {training.get('global_steps')} steps, "
-        f"stopped: {training.get('stop_reason')}, {training.get('images_per_second')} images/s "
+        f"stopped: {training.get('stop_reason')}, {training.get('images_per_second')} "
+        f"{'windows' if metadata.get('family') == 'text' else 'images'}/s "
         f"on {training.get('strategy', {}).get('name')} x{training.get('strategy', {}).get('num_replicas')}",
         "metrics:    " + ", ".join(f"{k}={v:.4g}" for k, v in metadata.get("metrics", {}).items()),
         f"serving:    {metadata.get('serving', {}).get('path')} signatures: "

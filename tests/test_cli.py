@@ -54,6 +54,14 @@ def test_info_prints_the_run(trained_run):
     text = run_genkit("info", trained_run).stdout
     assert "dcgan" in text and "serving_default" in text and "tensorflow" in text
     assert json.loads(run_genkit("info", trained_run, "--json").stdout)["model"] == "dcgan"
+    assert "images/s" in text
+
+
+def test_info_counts_a_text_model_in_windows():
+    from genkit.info import format_info
+
+    text = format_info({"model": "char-lstm", "family": "text", "training": {"images_per_second": 512.0}})
+    assert "512.0 windows/s" in text and "images/s" not in text
 
 
 def test_list_shows_registered_models():
