@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import read_json, run_genkit, run_python
+from conftest import BIT_EXACT_ENV, read_json, run_genkit, run_python
 from genkit.errors import UserError
 from genkit.layers import SpectralNormalization
 from genkit.models import CGAN, DCGAN, WGANGP, CGANConfig, DCGANConfig, WGANGPConfig
@@ -417,9 +417,7 @@ def test_wgan_gp_resumes_its_critic_schedule_and_moving_average_exactly(tmp_path
         return run_genkit(
             "train", "wgan-gp", "--dataset", f"npz:{tiny_npz}", "--batch-size", 32, "--epochs", 2, "--out", out,
             "--quiet", *[flag for item in [*TINY_SET, "n_critic=2"] for flag in ("--set", item)], *extra,
-            # Without oneDNN's kernels: on a busy CPU they sum some gradients in a varying order (even
-            # with TF_DETERMINISTIC_OPS), and Adam makes those last-bit differences visible in a few steps.
-            env={"TF_ENABLE_ONEDNN_OPTS": "0"},
+            env=BIT_EXACT_ENV,
         )
 
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"

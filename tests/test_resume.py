@@ -8,7 +8,7 @@ import time
 import keras
 import numpy as np
 
-from conftest import read_json, run_genkit, tiny_set_flags
+from conftest import BIT_EXACT_ENV, read_json, run_genkit, tiny_set_flags
 
 import genkit.models  # noqa: F401  (registers genkit's serialisable classes)
 
@@ -17,7 +17,7 @@ def _train(tiny_npz, out, *extra, check=True):
     return run_genkit(
         "train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--batch-size", 64, "--epochs", 2,
         "--out", out, "--quiet", *tiny_set_flags(), *extra, check=check,
-        env={"TF_ENABLE_ONEDNN_OPTS": "0"},  # resumed and straight runs compared to the last bits (see test_gans)
+        env=BIT_EXACT_ENV,
     )
 
 

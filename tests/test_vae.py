@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import read_json, run_genkit
+from conftest import BIT_EXACT_ENV, read_json, run_genkit
 from genkit.models import CVAE, VAE, BetaVAE, BetaVAEConfig, CVAEConfig, VAEConfig
 from genkit.models.vae import kl_weight
 from genkit.models.vae.vae_evaluation import importance_weighted_bounds, likelihood_metrics
@@ -247,7 +247,7 @@ def test_beta_vae_resumes_its_warm_up_exactly(tmp_path, tiny_npz):
         return run_genkit(
             "train", "beta-vae", "--dataset", f"npz:{tiny_npz}", "--batch-size", 64, "--epochs", 2, "--out", out,
             "--quiet", *TINY_FLAGS, "--set", "kl_warmup_steps=6", *extra,
-            env={"TF_ENABLE_ONEDNN_OPTS": "0"},  # compared closely with a straight run (see test_gans)
+            env=BIT_EXACT_ENV,
         )
 
     train(tmp_path / "straight")
