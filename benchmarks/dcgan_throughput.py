@@ -48,7 +48,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
-from genkit.data import image_pipeline, load_image_dataset  # noqa: E402
+from genkit.data import load_image_dataset  # noqa: E402
+from genkit.data.image_pipeline import image_pipeline  # noqa: E402
 from genkit.models import DCGAN, DCGANConfig  # noqa: E402
 from genkit.runtime.trainer import Trainer  # noqa: E402
 from genkit.runtime.training_checkpoint import TrainingCheckpoint  # noqa: E402
@@ -175,8 +176,8 @@ def main(argv=None) -> int:
     def run_baseline(steps):
         # As in the tutorial's epoch loop, each round iterates the dataset afresh (like genkit's epochs).
         start = time.perf_counter()
-        for images in dataset.take(steps):
-            baseline_step(images)
+        for batch_dict in dataset.take(steps):
+            baseline_step(batch_dict["images"])
         # Wait for the last update: read one weight back.
         tutorial_g.trainable_variables[0].numpy()
         return steps * batch / (time.perf_counter() - start)
@@ -195,8 +196,8 @@ def main(argv=None) -> int:
 
     def run_plain(steps):
         start = time.perf_counter()
-        for images in dataset.take(steps):
-            plain_step(images)
+        for batch_dict in dataset.take(steps):
+            plain_step(batch_dict)
         gan.generator.trainable_variables[0].numpy()
         return steps * batch / (time.perf_counter() - start)
 

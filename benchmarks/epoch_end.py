@@ -76,14 +76,11 @@ def main(argv=None) -> dict:
 
     steps = int(make_dataset(0).cardinality())
     trainer = Trainer(model, tf.distribute.get_strategy(), TrainingCheckpoint(model, tempfile.mkdtemp(), 1))
-    shipped = trainer_module._TRAINING_DATA_OPTIONS
-    with_autotune = tf.data.Options()  # built afresh: merge() would share (and so change) shipped's autotune options
-    with_autotune.experimental_distribute.auto_shard_policy = shipped.experimental_distribute.auto_shard_policy
-    with_autotune.autotune.enabled = True
-    assert shipped.autotune.enabled is False, "genkit's trainer turns tf.data autotuning off"
+    assert data.in_memory, "genkit trains in-memory data with tf.data autotuning off"
+    options = {autotune: trainer_module.training_data_options(autotune) for autotune in (False, True)}
 
     def run(autotune: bool, epochs: int) -> list:
-        trainer_module._TRAINING_DATA_OPTIONS = with_autotune if autotune else shipped
+        trainer.data_options = options[autotune]
         times = EpochTimes()
         trainer.fit(make_dataset, epochs, steps, [times], verbose=0)
         return times.epochs
@@ -98,7 +95,6 @@ def main(argv=None) -> dict:
             sides[name] += epochs
             print(f"round {round_index + 1}, {name}: end waits " + ", ".join(f"{wait:.1f}" for _, wait in epochs) + " s",
                   flush=True)
-    trainer_module._TRAINING_DATA_OPTIONS = shipped
 
     results = {"model": args.model, "dataset": args.dataset, "batch_size": batch_size, "steps_per_epoch": steps,
                "tensorflow": tf.__version__, "sides": {}}

@@ -119,7 +119,7 @@ def benchmark_run(run_dir: Path, batch_sizes, repeats: int, quality_samples: int
 
 
 def _quality_cell(quality) -> str:
-    from exporters.quality import summary
+    from exporters.report import quality_summary as summary
 
     return summary(quality) or "-"
 

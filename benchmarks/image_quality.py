@@ -39,8 +39,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from genkit.errors import UserError  # noqa: E402
 from genkit.evaluate import METRICS_FILE, evaluate  # noqa: E402
 from genkit.registry import get_model_entry, registered_models  # noqa: E402
-from genkit.runtime.atomic import write_bytes, write_json  # noqa: E402
-from genkit.runtime.run_folder import RunFolder, library_versions  # noqa: E402
+from genkit.atomic import write_bytes, write_json  # noqa: E402
+from genkit.runtime.run_folder import RunFolder  # noqa: E402
+from genkit.versions import library_versions  # noqa: E402
 from genkit.train import train  # noqa: E402
 
 IMAGE_GENERATOR_FAMILIES = ("gan", "vae")
@@ -87,7 +88,7 @@ def train_and_evaluate(label, model_name, overrides, train_flags, run_dir, args)
         "epochs": round(epochs, 2),
         "steps": training["global_steps"],
         "train_seconds": training["seconds_this_session"],
-        "images_per_second": training["images_per_second"],
+        "images_per_second": training.get("examples_per_second", training.get("images_per_second")),
         "metrics": {key: value for key, value in metrics.items() if key not in ("model", "created")},
     }
 

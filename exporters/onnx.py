@@ -48,12 +48,7 @@ def convert(endpoint, opset: int = DEFAULT_OPSET):
 
 
 def _input_output_overlap(endpoint) -> str | None:
-    import keras
-
-    outputs = endpoint.function(
-        *[keras.ops.zeros([1, *spec.shape[1:]], dtype=spec.dtype.name) for spec in endpoint.input_signature]
-    )
-    overlap = sorted(set(outputs) & set(endpoint.input_names))
+    overlap = sorted({d.name for d in endpoint.outputs} & set(endpoint.input_names))
     return overlap[0] if overlap else None
 
 

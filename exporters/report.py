@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from exporters.quality import summary as quality_summary
 
 
 def folder_label(format_name: str, quantize: str) -> str:
@@ -40,3 +39,27 @@ def format_table(reports: list[dict]) -> str:
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def quality_summary(quality: dict | None) -> str:
+    """One short cell for the printed table, e.g. 'FID +1.23, KID +0.0012'."""
+    if not quality:
+        return ""
+    if "skipped" in quality:
+        reconstruction = quality.get("reconstruction", {})
+        cells = [f"MSE {entry['reconstruction_error_delta']:+.2e}" for entry in reconstruction.values()]
+        return ", ".join(cells) or "n/a"
+    if "error" in quality:
+        return "failed"
+    if "summary" in quality:  # a family's own one-line summary
+        return str(quality["summary"])
+    cells = []
+    for entry in quality.get("outputs", {}).values():
+        if "fid_delta" in entry:
+            noise = f" (seed noise {entry['fid_seed_noise']:.2f})" if "fid_seed_noise" in entry else ""
+            cells.append(f"FID {entry['fid_delta']:+.2f}{noise}")
+        if "kid_delta" in entry:
+            cells.append(f"KID {entry['kid_delta']:+.4f}")
+        if "reconstruction" in entry:
+            cells.append(f"MSE {entry['reconstruction']['reconstruction_error_delta']:+.2e}")
+    return ", ".join(cells)

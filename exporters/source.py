@@ -1,8 +1,8 @@
 """What an export reads from a run folder: the model, its endpoints, its data, and example inputs.
 
-Everything is found through the model's hooks (``serving_endpoints()``,
-``edge_endpoints()``, ``endpoint_inputs()``, ``export_metadata()``); nothing
-here knows a family by name.
+Everything is found through the model's declared endpoints (``endpoints()``)
+and hooks (``endpoint_inputs()``, ``export_metadata()``); nothing here knows
+a family by name.
 """
 
 from __future__ import annotations
@@ -15,32 +15,7 @@ import numpy as np
 
 from genkit.errors import UserError
 from genkit.runtime.run_folder import RunFolder
-
-
-@dataclasses.dataclass
-class Endpoint:
-    """One exportable function: ``function(*tensors) -> {output_name: tensor}`` with a named input signature."""
-
-    name: str
-    function: Any
-    input_signature: list
-
-    @property
-    def input_names(self) -> list[str]:
-        return [spec.name for spec in self.input_signature]
-
-    def tf_function(self):
-        import tensorflow as tf
-
-        return tf.function(self.function, input_signature=self.input_signature)
-
-    def call(self, inputs: dict[str, np.ndarray], function=None) -> dict[str, np.ndarray]:
-        """Runs the endpoint (eagerly, or ``function``) on numpy inputs; numpy outputs."""
-        import tensorflow as tf
-
-        tensors = [tf.convert_to_tensor(inputs[spec.name], dtype=spec.dtype) for spec in self.input_signature]
-        outputs = (function or self.function)(*tensors)
-        return {key: np.asarray(value) for key, value in outputs.items()}
+from genkit.signatures import Endpoint
 
 
 @dataclasses.dataclass
@@ -66,9 +41,8 @@ class ExportSource:
         return self.metadata["model"]
 
     def endpoints(self, kind: str, signature: str | None = None) -> list[Endpoint]:
-        """The model's ``serving`` or ``edge`` endpoints (only ``signature`` when given)."""
-        hook = self.model.serving_endpoints if kind == "serving" else self.model.edge_endpoints
-        endpoints = [Endpoint(name, function, list(spec)) for name, (function, spec) in hook().items()]
+        """The model's declared ``serving`` or ``edge`` endpoints (only ``signature`` when given)."""
+        endpoints = [endpoint for endpoint in self.model.endpoints().values() if getattr(endpoint, kind)]
         if signature is not None:
             selected = [endpoint for endpoint in endpoints if endpoint.name == signature]
             if not selected:
@@ -94,7 +68,7 @@ class ExportSource:
             raise UserError(
                 f"{self.model_name}: endpoint_inputs('{endpoint.name}') lacks input '{missing[0]}'"
             )
-        from genkit.export_quality import aligned_rows
+        from genkit.evaluation.export_cost import aligned_rows
 
         return aligned_rows({name: inputs[name] for name in endpoint.input_names})
 

@@ -7,7 +7,9 @@ import os
 import sys
 
 from genkit.config import MIXED_PRECISION_POLICIES, STRATEGIES
+from genkit.data.registry import dataset_usage
 from genkit.errors import ExportCheckFailed, TrainingDiverged, UserError
+from genkit.options import merged_options, positive_float, positive_int
 
 EXIT_USER_ERROR = 2
 
@@ -19,45 +21,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
-
-
-SAMPLE_OPTIONS = ("label", "reconstruct", "prompt", "length", "temperature", "top_k", "top_p")
-EVALUATE_OPTIONS = ("features", "importance_samples")
 # exporters.FORMAT_CHOICES and exporters.QUANTIZATIONS (not imported here: the parser stays free of TensorFlow).
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx", "all")
 EXPORT_QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -67,7 +30,7 @@ def _command_list(args) -> None:
     from genkit.registry import registered_models
 
     for entry in registered_models():
-        print(f"{entry.name:<12} {entry.family:<6} {entry.description}")
+        print(f"{entry.name:<12} {entry.family:<11} {entry.description}")
 
 
 def _command_train(args) -> None:
@@ -82,10 +45,15 @@ def _command_train(args) -> None:
     )
 
 
+def _family_options(args) -> dict:
+    """The family options the user set (each family's options are flags of the command)."""
+    return {name: getattr(args, name) for name in args.family_options if getattr(args, name, None) is not None}
+
+
 def _command_sample(args) -> None:
     from genkit.sample import sample
 
-    options = {name: getattr(args, name) for name in SAMPLE_OPTIONS if getattr(args, name) is not None}
+    options = _family_options(args)
     samples = sample(args.run_dir, args.num_samples, args.out, seed=args.seed, **options)
     print(f"genkit: wrote {len(samples)} samples to {args.out}")
 
@@ -93,7 +61,7 @@ def _command_sample(args) -> None:
 def _command_evaluate(args) -> None:
     from genkit.evaluate import evaluate, format_metrics
 
-    options = {name: getattr(args, name) for name in EVALUATE_OPTIONS if getattr(args, name) is not None}
+    options = _family_options(args)
     metrics = evaluate(
         args.run_dir, dataset=args.dataset, data_dir=args.data_dir, num_samples=args.num_samples,
         seed=args.seed, **options,
@@ -119,13 +87,25 @@ def _command_info(args) -> None:
     print(json.dumps(metadata, indent=2) if args.json else format_info(metadata))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="genkit", description="Train, sample and inspect generative models.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _add_family_options(parser: argparse.ArgumentParser, command: str, with_family_options: bool) -> None:
+    """The options every registered family declares for ``command`` ("sampling" or "evaluation")."""
+    names = []
+    if with_family_options:
+        from genkit.registry import registered_models
 
-    listing = commands.add_parser("list", help="list the registered models")
-    listing.set_defaults(handler=_command_list)
+        attribute = f"{command}_options"
+        groups = [(entry.name, getattr(entry.model_class, attribute)) for entry in registered_models()]
+        group = parser.add_argument_group(f"{command} options of the model families (a model takes only its own)")
+        for name, (option, owners) in merged_options(groups).items():
+            group.add_argument(
+                option.flag, dest=name, type=option.parse, metavar=option.metavar,
+                help=f"{option.help} [{', '.join(owners)}]",
+            )
+            names.append(name)
+    parser.set_defaults(family_options=tuple(names))
 
+
+def _add_train_command(commands) -> None:
     train = commands.add_parser("train", help="train a model and write a run folder")
     train.add_argument("model", help="a registered model name (see 'genkit list')")
     train.add_argument("--config", metavar="FILE", help="a .yaml or .json config file")
@@ -135,60 +115,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--dataset", metavar="SPEC",
-        help="embedded (default), fashion_mnist, tfds:NAME, folder:PATH or npz:PATH",
+        help=f"one of {dataset_usage()} (default: embedded, the data genkit ships for the model's modality)",
     )
     train.add_argument("--data-dir", metavar="DIR", help="where dataset files are (fashion_mnist, tfds)")
-    train.add_argument("--epochs", type=_positive_int, metavar="N")
-    train.add_argument("--batch-size", type=_positive_int, metavar="N", help="the global batch size")
+    train.add_argument("--epochs", type=positive_int, metavar="N")
+    train.add_argument("--batch-size", type=positive_int, metavar="N", help="the global batch size")
     train.add_argument("--out", metavar="DIR", help="the run folder (default saved_models/MODEL-TIMESTAMP)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out (or the newest one)")
     train.add_argument("--seed", type=int, metavar="N")
     train.add_argument("--strategy", choices=STRATEGIES)
-    train.add_argument("--devices", type=_positive_int, metavar="N", help="GPUs to use, or logical CPU devices")
+    train.add_argument("--devices", type=positive_int, metavar="N", help="GPUs to use, or logical CPU devices")
     train.add_argument("--mixed-precision", choices=MIXED_PRECISION_POLICIES)
     train.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the train step")
     train.add_argument(
-        "--time-limit", type=_positive_float, metavar="MINUTES",
+        "--time-limit", type=positive_float, metavar="MINUTES",
         help="stop cleanly (checkpoint saved, run folder complete) after this many minutes",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_command_train)
 
+
+def _add_sample_command(commands, with_family_options: bool) -> None:
     sample = commands.add_parser("sample", help="generate samples from a trained run")
     sample.add_argument("run_dir", metavar="RUN_DIR")
-    sample.add_argument("-n", "--num-samples", type=_positive_int, default=64, metavar="N")
+    sample.add_argument("-n", "--num-samples", type=positive_int, default=64, metavar="N")
     sample.add_argument(
         "--out", required=True, metavar="FILE",
         help="images: .npy (float32 [N,H,W,C] in [0,1]) or .png grid; text: .txt",
     )
     sample.add_argument("--seed", type=int, default=0, metavar="N")
-    sample.add_argument("--label", type=int, metavar="K", help="conditional models: the class id to sample")
-    sample.add_argument(
-        "--reconstruct", metavar="IMAGES.npy", help="models with an encoder: reconstruct these images instead",
-    )
-    sample.add_argument("--prompt", metavar="TEXT", help="text models: the text to continue")
-    sample.add_argument("--length", type=_positive_int, metavar="N", help="text models: tokens to generate")
-    sample.add_argument("--temperature", type=_non_negative_float, metavar="T", help="text models: 0 is greedy")
-    sample.add_argument("--top-k", type=_positive_int, metavar="K", help="text models: sample from the K likeliest")
-    sample.add_argument(
-        "--top-p", type=_probability, metavar="P", help="text models: nucleus sampling, cumulative probability P",
-    )
+    _add_family_options(sample, "sampling", with_family_options)
     sample.set_defaults(handler=_command_sample)
 
+
+def _add_evaluate_command(commands, with_family_options: bool) -> None:
     evaluate = commands.add_parser("evaluate", help="measure a trained run; writes RUN_DIR/metrics.json")
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--dataset", metavar="SPEC", help="evaluate against this dataset (default: the run's)")
     evaluate.add_argument("--data-dir", metavar="DIR", help="where dataset files are (fashion_mnist, tfds)")
-    evaluate.add_argument("-n", "--num-samples", type=_positive_int, metavar="N", help="samples to generate")
+    evaluate.add_argument("-n", "--num-samples", type=positive_int, metavar="N", help="samples to generate")
     evaluate.add_argument("--seed", type=int, default=0, metavar="N")
-    evaluate.add_argument(
-        "--features", metavar="NAME", help="image feature extractor: fashion_mnist (default) or inception",
-    )
-    evaluate.add_argument(
-        "--importance-samples", type=_positive_int, metavar="K", help="VAEs: importance samples per image for the NLL",
-    )
+    _add_family_options(evaluate, "evaluation", with_family_options)
     evaluate.set_defaults(handler=_command_evaluate)
 
+
+def _add_export_command(commands) -> None:
     export = commands.add_parser(
         "export", help="export a trained run to TF Serving, TFLite or ONNX (checked, with a report)"
     )
@@ -209,10 +180,27 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset, 13-18 (default 17)")
     export.set_defaults(handler=_command_export)
 
+
+def _add_info_command(commands) -> None:
     info = commands.add_parser("info", help="show what a run is: model, config, data, metrics, versions")
     info.add_argument("run_dir", metavar="RUN_DIR")
     info.add_argument("--json", action="store_true", help="print genkit.json as it is")
     info.set_defaults(handler=_command_info)
+
+
+def build_parser(with_family_options: bool = True) -> argparse.ArgumentParser:
+    """The ``genkit`` parser; ``with_family_options`` loads the model registry for sample/evaluate flags."""
+    parser = _Parser(prog="genkit", description="Train, sample and inspect generative models.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    listing = commands.add_parser("list", help="list the registered models")
+    listing.set_defaults(handler=_command_list)
+
+    _add_train_command(commands)
+    _add_sample_command(commands, with_family_options)
+    _add_evaluate_command(commands, with_family_options)
+    _add_export_command(commands)
+    _add_info_command(commands)
     return parser
 
 
@@ -242,8 +230,20 @@ def _quiet_tensorflow() -> None:
     absl.logging.set_verbosity(absl.logging.ERROR)  # TFDS and tf.distribute notices
 
 
+FAMILY_OPTION_COMMANDS = ("sample", "evaluate")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Runs one command; returns its exit status (2 for a usage or input error, with one line on stderr)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in argv if not word.startswith("-")), None)
+    with_family_options = command in FAMILY_OPTION_COMMANDS
+    if with_family_options:
+        _quiet_tensorflow()  # the registry imports the families, and TensorFlow with them
+    try:
+        args = build_parser(with_family_options).parse_args(argv)
+    except SystemExit as exit:  # usage errors (status 2) and --help (status 0)
+        return int(exit.code or 0)
     _quiet_tensorflow()
     try:
         args.handler(args)

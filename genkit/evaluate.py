@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from pathlib import Path
 
 from genkit.errors import UserError
-from genkit.runtime.atomic import write_json
+from genkit.atomic import write_json
 from genkit.runtime.run_folder import RunFolder
 
 METRICS_FILE = "metrics.json"
@@ -26,7 +25,7 @@ def evaluate(
     ``dataset`` (a ``--dataset`` spec) replaces the run's own data (its test
     split; all its images when it has none); ``num_samples`` is how many
     samples a generator draws; ``options`` are the family's evaluation
-    options (``features``, ``importance_samples``).
+    options (its ``evaluation_options``: ``features``, ``importance_samples``, ...).
     The metrics come from the model's ``evaluation_metrics`` and are written,
     with what was evaluated, to ``RUN_DIR/metrics.json``.
     """
@@ -36,16 +35,11 @@ def evaluate(
     metadata = run.read_metadata()
     model = run.load_model()
     data = type(model).evaluation_data(metadata, dataset, data_dir)
-    split = "test"
-    if dataset and getattr(data, "train_images", None) is not None and data.test_images is None:
-        # Images the user named for comparison: all of them, when they have no test split.
-        data = dataclasses.replace(data, test_images=data.train_images, test_labels=data.train_labels)
-        split = "all (the dataset has no test split)"
     metrics = model.evaluation_metrics(data, num_samples=num_samples, seed=seed, **options)
     record = {
         "model": metadata["model"],
         "dataset": data.name,
-        "split": split,
+        "split": getattr(data, "evaluation_split", "test"),
         "seed": seed,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **metrics,

@@ -23,8 +23,7 @@ def format_info(metadata: dict) -> str:
         + " ".join(f"{k}={v}" for k, v in data.items() if k != "name" and not isinstance(v, dict))
         + (f" scaling={data['scaling'].get('formula')}" if isinstance(data.get("scaling"), dict) else ""),
         f"training:   {training.get('epochs_completed')} epochs, {training.get('global_steps')} steps, "
-        f"stopped: {training.get('stop_reason')}, {training.get('images_per_second')} "
-        f"{'windows' if metadata.get('family') == 'text' else 'images'}/s "
+        f"stopped: {training.get('stop_reason')}, {_throughput(training)} "
         f"on {training.get('strategy', {}).get('name')} x{training.get('strategy', {}).get('num_replicas')}",
         "metrics:    " + ", ".join(f"{k}={v:.4g}" for k, v in metadata.get("metrics", {}).items()),
         f"serving:    {metadata.get('serving', {}).get('path')} signatures: "
@@ -34,6 +33,13 @@ def format_info(metadata: dict) -> str:
         "versions:   " + ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items() if k != "platform"),
     ]
     return "\n".join(lines)
+
+
+def _throughput(training: dict) -> str:
+    """``N unit/s`` (runs written before genkit 0.2 recorded images_per_second, whatever the unit)."""
+    if "examples_per_second" in training:
+        return f"{training['examples_per_second']} {training.get('example_unit', 'examples')}/s"
+    return f"{training.get('images_per_second')} examples/s"
 
 
 def _shortened(config, limit: int = 12):

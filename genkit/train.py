@@ -11,8 +11,9 @@ from typing import Any
 from genkit.config import TrainConfig, merge_config_values, parse_overrides, read_config_file
 from genkit.errors import UserError
 from genkit.registry import ModelEntry, get_model_entry
-from genkit.runtime.atomic import write_json
-from genkit.runtime.run_folder import FORMAT_VERSION, RunFolder, library_versions
+from genkit.atomic import write_json
+from genkit.runtime.run_folder import FORMAT_VERSION, RunFolder
+from genkit.versions import library_versions
 
 DEFAULT_OUTPUT_ROOT = Path("saved_models")
 # Fields that fix what a run computes: a resumed run must keep them.
@@ -124,9 +125,9 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
 
     import keras
 
-    from genkit.runtime.atomic import temporary_directory
+    from genkit.atomic import temporary_directory
     from genkit.runtime.callbacks import MetricsHistory
-    from genkit.runtime.trainer import Trainer
+    from genkit.runtime.trainer import Trainer, steps_in_epoch
     from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
     data, model_config = entry.model_class.prepare_data(model_config, train_config)
@@ -137,17 +138,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         )
 
     chief = is_chief(strategy)
-    if chief and not resume and run.path.exists() and any(run.path.iterdir()):
-        raise UserError(f"--out {run.path}: the folder exists and is not empty; pass --resume or another --out")
-    if resume:
-        position = TrainingCheckpoint.saved_position(run.checkpoint_dir)
-        if position is None:
-            raise UserError(f"--resume {run.path}: no checkpoint to resume from in {run.checkpoint_dir}")
-        if position[0] >= train_config.epochs:
-            raise UserError(
-                f"--resume {run.path}: the run has already trained {position[0]} epochs; "
-                f"pass --epochs N with N > {position[0]} to train further"
-            )
+    _check_run_folder(run, resume, chief, train_config.epochs)
     resolved = {"model": entry.name, "config": model_config.to_dict(), "train": train_config.to_dict()}
 
     policy = "float32" if train_config.mixed_precision == "none" else train_config.mixed_precision
@@ -162,9 +153,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
             return model.training_dataset(data, train_config.batch_size, train_config.seed * 1000 + epoch)
 
         # Checked before the run folder is written: a bad value leaves nothing behind.
-        steps_per_epoch = int(make_dataset(0).cardinality())
-        if steps_per_epoch < 1:
-            raise UserError(f"--batch-size {train_config.batch_size}: larger than the training set of {data.name}")
+        steps_per_epoch = steps_in_epoch(make_dataset(0), train_config.batch_size, data.name)
         if chief:
             run.path.mkdir(parents=True, exist_ok=True)
             run.metadata_path.unlink(missing_ok=True)  # in progress again: incomplete until finalized
@@ -186,7 +175,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
             ]
 
         trainer = Trainer(
-            model, strategy, checkpoint, jit=train_config.jit,
+            model, strategy, checkpoint, jit=train_config.jit, autotune=not getattr(data, "in_memory", False),
             time_limit_seconds=train_config.time_limit * 60 if train_config.time_limit else None,
         )
         stop_reason = trainer.fit(
@@ -195,25 +184,46 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         )
         checkpoint.close()
         if chief:
-            epochs_done, step_in_epoch = int(checkpoint.epoch.numpy()), int(checkpoint.step_in_epoch.numpy())
-            training = {
-                "stop_reason": stop_reason,
-                "epochs_completed": epochs_done,
-                "step_in_epoch": step_in_epoch,
-                "global_steps": epochs_done * steps_per_epoch + step_in_epoch,
-                "steps_this_session": trainer.steps_run,
-                "seconds_this_session": round(trainer.seconds_training, 2),
-                "images_per_second": round(
-                    trainer.steps_run * train_config.batch_size / max(trainer.seconds_training, 1e-9), 1
-                ),
-                "strategy": describe_strategy(strategy),
-            }
+            training = _training_record(trainer, checkpoint, stop_reason, train_config.batch_size, model.example_unit)
+            training["strategy"] = describe_strategy(strategy)
             _finalize(entry, model_config, train_config, run, model, data, training, resolved)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
     if verbose and chief:
         print(f"genkit: run folder {run.path} ({stop_reason})")
     return TrainingResult(run_dir=run.path, model=model, stop_reason=stop_reason, is_chief=chief)
+
+
+def _check_run_folder(run: RunFolder, resume: bool, chief: bool, epochs: int) -> None:
+    """A new run needs an empty --out; a resumed one a checkpoint and epochs left to train."""
+    from genkit.runtime.training_checkpoint import TrainingCheckpoint
+
+    if chief and not resume and run.path.exists() and any(run.path.iterdir()):
+        raise UserError(f"--out {run.path}: the folder exists and is not empty; pass --resume or another --out")
+    if resume:
+        position = TrainingCheckpoint.saved_position(run.checkpoint_dir)
+        if position is None:
+            raise UserError(f"--resume {run.path}: no checkpoint to resume from in {run.checkpoint_dir}")
+        if position[0] >= epochs:
+            raise UserError(
+                f"--resume {run.path}: the run has already trained {position[0]} epochs; "
+                f"pass --epochs N with N > {position[0]} to train further"
+            )
+
+
+def _training_record(trainer, checkpoint, stop_reason: str, batch_size: int, example_unit: str) -> dict:
+    """genkit.json's "training": where the run stopped and how fast this session trained (in the task's unit)."""
+    epochs_done, step_in_epoch = int(checkpoint.epoch.numpy()), int(checkpoint.step_in_epoch.numpy())
+    return {
+        "stop_reason": stop_reason,
+        "epochs_completed": epochs_done,
+        "step_in_epoch": step_in_epoch,
+        "global_steps": trainer.global_steps(epochs_done, step_in_epoch),
+        "steps_this_session": trainer.steps_run,
+        "seconds_this_session": round(trainer.seconds_training, 2),
+        "examples_per_second": round(trainer.steps_run * batch_size / max(trainer.seconds_training, 1e-9), 1),
+        "example_unit": example_unit,
+    }
 
 
 def _finalize(entry, model_config, train_config, run: RunFolder, model, data, training, resolved) -> None:

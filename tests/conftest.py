@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -48,6 +49,35 @@ def run_genkit(*args, cwd=None, env=None, timeout=300, check=True):
     return process
 
 
+@dataclasses.dataclass
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args, check=True) -> CommandResult:
+    """Runs ``genkit ARGS`` in this process (``genkit.cli.main``), capturing what it prints.
+
+    For everything but what needs a fresh process (logical devices, environment variables, signals,
+    reloads without genkit): that is :func:`run_genkit`. ``check``: fail unless it exits 0 (as run_genkit).
+    """
+    import contextlib
+    import io
+
+    from genkit.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main([str(arg) for arg in args])
+    if check and code != 0:
+        raise AssertionError(
+            f"genkit {' '.join(map(str, args))} exited {code}\nstdout:\n{stdout.getvalue()[-3000:]}\n"
+            f"stderr:\n{stderr.getvalue()[-3000:]}"
+        )
+    return CommandResult(code, stdout.getvalue(), stderr.getvalue())
+
+
 def run_python(code: str, timeout=300, env=None) -> str:
     """Runs Python ``code`` in a fresh process and returns its stdout."""
     process = subprocess.run(
@@ -82,7 +112,7 @@ def tiny_npz(tmp_path_factory) -> Path:
 def trained_run(tmp_path_factory, tiny_npz) -> Path:
     """One tiny DCGAN run folder, trained once through the CLI and shared by read-only tests."""
     run_dir = tmp_path_factory.mktemp("runs") / "dcgan-tiny"
-    run_genkit(
+    run_cli(
         "train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--epochs", 2, "--batch-size", 64,
         "--out", run_dir, "--quiet", *tiny_set_flags(["train.num_sample_images=16"]),
     )

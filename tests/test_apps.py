@@ -123,7 +123,7 @@ def _step_export(folder: Path, level: str, units: int = 6, seed: int = 0):
     from exporters import onnx as onnx_format
     from exporters import tflite
     from exporters.savedmodel import write_savedmodel
-    from exporters.source import Endpoint
+    from genkit.signatures import Endpoint, TensorDeclaration
 
     vocabulary, fields, _, _ = TEXT_CASES[level]
     keras.utils.set_random_seed(seed)
@@ -139,12 +139,12 @@ def _step_export(folder: Path, level: str, units: int = 6, seed: int = 0):
         logits, h, c = model([token, state_h_0, state_c_0])
         return {"logits": logits, "next_state_h_0": h, "next_state_c_0": c}
 
-    signature = [
-        tf.TensorSpec([None], tf.int32, name="token"),
-        tf.TensorSpec([None, units], tf.float32, name="state_h_0"),
-        tf.TensorSpec([None, units], tf.float32, name="state_c_0"),
-    ]
-    endpoint = Endpoint("step", step, signature)
+    states = [TensorDeclaration(name, "state", "float32", (units,)) for name in ("state_h_0", "state_c_0")]
+    endpoint = Endpoint(
+        "step", step, (TensorDeclaration("token", "tokens", "int32", ()), *states),
+        (TensorDeclaration("logits", "logits", "float32", (len(vocabulary),)),
+         *(TensorDeclaration(f"next_{s.name}", "state", "float32", (units,)) for s in states)),
+    )
     saved = write_savedmodel(model, [endpoint], folder.parent / f"{folder.name}-savedmodel")
     for runtime in ("tflite", "onnx"):
         (folder / runtime).mkdir(parents=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import read_json, run_genkit
+from conftest import read_json, run_cli
 from genkit.models import Autoencoder, AutoencoderConfig, DenoisingAutoencoder, DenoisingAutoencoderConfig
 from genkit.models.autoencoder import corrupt_images
 
@@ -107,7 +107,7 @@ def test_the_code_is_batch_normalised_so_normal_draws_decode_to_images():
 @pytest.fixture(scope="module")
 def dae_run(tmp_path_factory, tiny_npz):
     run_dir = tmp_path_factory.mktemp("runs") / "dae"
-    run_genkit(
+    run_cli(
         "train", "dae", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 32, "--out", run_dir,
         "--quiet", "--set", "latent_dim=4", "--set", "encoder_filters=[4,8]", "--set", "decoder_filters=[8,4]",
         "--set", "dense_units=16", "--set", "noise=masking", "--set", "train.num_sample_images=16",
@@ -121,19 +121,23 @@ def test_dae_run_serves_encode_decode_reconstruct_and_evaluates(dae_run, tmp_pat
     signatures = metadata["serving"]["signatures"]
     assert sorted(signatures) == ["decode", "encode", "reconstruct", "serving_default"]
     assert signatures["serving_default"] == signatures["reconstruct"]
-    assert signatures["encode"]["outputs"] == {"code": {"dtype": "float32", "shape": [None, 4]}}
+    assert signatures["encode"]["outputs"] == {"code": {"dtype": "float32", "shape": [None, 4], "modality": "latent"}}
+    assert signatures["decode"]["inputs"]["code"]["sampling"]["distribution"] == "standard_normal"
     assert (dae_run / "samples" / "epoch_001.png").is_file()
 
     images = np.random.default_rng(0).uniform(0, 1, (3, 28, 28, 1)).astype("float32")
     np.save(tmp_path / "images.npy", images)
-    run_genkit("sample", dae_run, "--reconstruct", tmp_path / "images.npy", "--out", tmp_path / "out.npy")
+    run_cli("sample", dae_run, "--reconstruct", tmp_path / "images.npy", "--out", tmp_path / "out.npy")
     assert np.load(tmp_path / "out.npy").shape == (3, 28, 28, 1)
 
-    printed = run_genkit("evaluate", dae_run).stdout
+    printed = run_cli("evaluate", dae_run).stdout
     metrics = read_json(dae_run / "metrics.json")
     assert metrics["model"] == "dae" and 0 < metrics["reconstruction_error"] < 1
     assert "denoising_error_masking" in metrics and "denoising_error_masking" in printed
-    process = run_genkit("evaluate", dae_run, "--importance-samples", 5, check=False)
-    assert process.returncode == 2 and "--importance-samples: not an option of 'dae' evaluation" in process.stderr
-    process = run_genkit("sample", dae_run, "--label", 1, "--out", tmp_path / "s.png", check=False)
+    process = run_cli("evaluate", dae_run, "--importance-samples", 5, check=False)
+    assert process.returncode == 2 and (
+        "--importance-samples: not an option of 'dae' models (genkit evaluate options it takes: none)" in process.stderr
+    )
+    process = run_cli("sample", dae_run, "--label", 1, "--out", tmp_path / "s.png", check=False)
     assert process.returncode == 2 and "--label: not an option of 'dae' models" in process.stderr
+    assert "takes: --reconstruct" in process.stderr

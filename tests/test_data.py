@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genkit.data import find_fashion_mnist_dir, image_pipeline, load_image_dataset, scale_description
+from genkit.data import find_fashion_mnist_dir, load_image_dataset
+from genkit.data.image_pipeline import image_pipeline, scale_description
 from genkit.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, write_idx
 from genkit.data.loading import DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_FILES
 from genkit.errors import UserError
@@ -229,20 +230,22 @@ def test_tfds_offline_from_a_prepared_builder(tmp_path):
 
 def test_pipeline_scaling_batches_and_seeded_order():
     images = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1) * 25
-    batches = list(image_pipeline(images, batch_size=4, shuffle_seed=None, scale="tanh"))
+    batches = [b["images"] for b in image_pipeline(images, batch_size=4, shuffle_seed=None, value_range=(-1, 1))]
     assert len(batches) == 2 and batches[0].shape == (4, 1, 1, 1)  # the remainder is dropped
     np.testing.assert_allclose(batches[0].numpy().ravel(), images[:4].ravel() / 127.5 - 1, rtol=1e-6)
-    unit = next(iter(image_pipeline(images, batch_size=10, scale="unit"))).numpy()
+    unit = next(iter(image_pipeline(images, batch_size=10, value_range=(0, 1))))["images"].numpy()
     assert unit.min() == 0.0 and unit.max() == pytest.approx(225 / 255)
 
     def order(seed):
-        return np.concatenate([b.numpy().ravel() for b in image_pipeline(images, batch_size=2, shuffle_seed=seed)])
+        batches = image_pipeline(images, batch_size=2, shuffle_seed=seed)
+        return np.concatenate([b["images"].numpy().ravel() for b in batches])
 
     np.testing.assert_array_equal(order(1), order(1))
     assert not np.array_equal(order(1), order(2))
     labelled = next(iter(image_pipeline(images, np.arange(10), batch_size=3)))
-    assert labelled[1].dtype == "int32"
+    assert sorted(labelled) == ["images", "labels"] and labelled["labels"].dtype == "int32"
     with pytest.raises(UserError, match="--batch-size 11: exceeds the 10 training images"):
         image_pipeline(images, batch_size=11)
-    with pytest.raises(ValueError, match="Received: scale='sigmoid'"):
-        scale_description("sigmoid")
+    assert scale_description((-1, 1))["scale"] == "tanh" and scale_description((0, 1))["formula"] == "x / 255"
+    with pytest.raises(ValueError, match=r"Received: value_range=\(0, 255\)"):
+        scale_description((0, 255))

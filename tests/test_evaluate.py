@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import read_json, run_genkit
+from conftest import read_json, run_cli, run_genkit
 
 IMAGE_METRIC_KEYS = {"fid", "kid", "kid_std", "precision", "recall", "num_samples", "features"}
 
@@ -26,7 +26,7 @@ def run_copy(trained_run, tmp_path):
 
 
 def test_evaluate_writes_metrics_json_and_prints_a_table(run_copy):
-    process = run_genkit("evaluate", run_copy)
+    process = run_cli("evaluate", run_copy)
     metrics = read_json(run_copy / "metrics.json")
     assert IMAGE_METRIC_KEYS <= set(metrics)
     assert metrics["model"] == "dcgan" and metrics["features"] == "fashion_mnist" and metrics["split"] == "test"
@@ -38,7 +38,7 @@ def test_evaluate_writes_metrics_json_and_prints_a_table(run_copy):
     assert not [p for p in run_copy.rglob(".*tmp*")]
 
     # Seeded: the same command gives the same figures; -n and --seed change them.
-    again = run_genkit("evaluate", run_copy, "-n", 100, "--seed", 3)
+    again = run_cli("evaluate", run_copy, "-n", 100, "--seed", 3)
     other = read_json(run_copy / "metrics.json")
     assert other["num_samples"] == 100 and other["seed"] == 3 and other["fid"] != metrics["fid"]
     assert "100" in again.stdout
@@ -49,7 +49,7 @@ def test_evaluate_against_a_dataset_without_a_test_split_uses_all_its_images(run
 
     images = load_image_dataset("embedded").test_images[:80]
     np.savez(tmp_path / "only-train.npz", x_train=images)
-    run_genkit("evaluate", run_copy, "--dataset", f"npz:{tmp_path / 'only-train.npz'}", "-n", 50)
+    run_cli("evaluate", run_copy, "--dataset", f"npz:{tmp_path / 'only-train.npz'}", "-n", 50)
     metrics = read_json(run_copy / "metrics.json")
     assert metrics["num_reference_samples"] == 80 and metrics["split"].startswith("all")
 
@@ -58,28 +58,28 @@ def test_evaluate_against_a_dataset_without_a_test_split_uses_all_its_images(run
     metadata["data"]["name"] = f"npz:{tmp_path / 'only-train.npz'}"
     (run_copy / "genkit.json").write_text(json.dumps(metadata))
     (run_copy / "metrics.json").unlink()
-    _assert_user_error(run_genkit("evaluate", run_copy, check=False), "has no test split", "--dataset")
+    _assert_user_error(run_cli("evaluate", run_copy, check=False), "has no test split", "--dataset")
     assert not (run_copy / "metrics.json").exists()
 
 
 def test_evaluate_user_errors_are_one_line_with_exit_status_2(run_copy, tmp_path):
-    _assert_user_error(run_genkit("evaluate", run_copy, "-n", 0, check=False), "-n", ">= 1")
+    _assert_user_error(run_cli("evaluate", run_copy, "-n", 0, check=False), "-n", ">= 1")
     _assert_user_error(
-        run_genkit("evaluate", run_copy, "--features", "vgg", check=False),
+        run_cli("evaluate", run_copy, "--features", "vgg", check=False),
         "--features vgg: unknown feature extractor", "fashion_mnist, inception",
     )
     _assert_user_error(
-        run_genkit("evaluate", run_copy, "--importance-samples", 10, check=False),
+        run_cli("evaluate", run_copy, "--importance-samples", 10, check=False),
         "--importance-samples", "not an option of 'dcgan'",
     )
     _assert_user_error(
         run_genkit("evaluate", run_copy, "--features", "inception", env={"KERAS_HOME": str(tmp_path / "k")}, check=False),
         "--features inception", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 was not found",
     )
-    _assert_user_error(run_genkit("evaluate", tmp_path / "nothing", check=False), "no such run folder")
+    _assert_user_error(run_cli("evaluate", tmp_path / "nothing", check=False), "no such run folder")
     assert not (run_copy / "metrics.json").exists()
     (run_copy / "genkit.json").unlink()  # as if training had been killed
-    _assert_user_error(run_genkit("evaluate", run_copy, check=False), "incomplete run", "--resume")
+    _assert_user_error(run_cli("evaluate", run_copy, check=False), "incomplete run", "--resume")
 
 
 def test_base_evaluation_metrics_in_python(tiny_npz):

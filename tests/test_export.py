@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import read_json, run_genkit
+from conftest import read_json, run_cli
 
 Z_RECIPE = "np.random.default_rng(seed).standard_normal((n, 8)).astype('float32')"
 
@@ -166,7 +166,7 @@ def _flex_needing_endpoint(tmp_path):
     import tensorflow as tf
 
     from exporters.savedmodel import write_savedmodel
-    from exporters.source import Endpoint
+    from genkit.signatures import Endpoint, TensorDeclaration
 
     inputs = keras.Input((5, 3), name="sequence")
     model = keras.Model(inputs, keras.layers.LSTM(4, name="lstm")(inputs))
@@ -174,7 +174,10 @@ def _flex_needing_endpoint(tmp_path):
     def serve(sequence):
         return {"encoding": model(sequence)}
 
-    endpoint = Endpoint("serving_default", serve, [tf.TensorSpec([None, 5, 3], tf.float32, name="sequence")])
+    endpoint = Endpoint(
+        "serving_default", serve, (TensorDeclaration("sequence", "audio", "float32", (5, 3)),),
+        (TensorDeclaration("encoding", "latent", "float32", (4,)),),
+    )
     return endpoint, write_savedmodel(model, [endpoint], tmp_path / "flex")
 
 
@@ -191,13 +194,12 @@ def test_a_graph_that_needs_flex_ops_fails_naming_them_unless_allowed(tmp_path):
 
 
 def test_an_endpoint_onnx_cannot_take_is_one_clear_error(tmp_path):
-    import tensorflow as tf
-
     from exporters import onnx as onnx_format
-    from exporters.source import Endpoint
     from genkit.errors import UserError
+    from genkit.signatures import Endpoint, TensorDeclaration
 
-    same_name = Endpoint("echo", lambda x: {"x": x * 2.0}, [tf.TensorSpec([None, 2], tf.float32, name="x")])
+    x = TensorDeclaration("x", "latent", "float32", (2,))
+    same_name = Endpoint("echo", lambda x: {"x": x * 2.0}, (x,), (x,))
     with pytest.raises(UserError, match="'x' as both an input and an output name"):
         onnx_format.convert(same_name)
 
@@ -221,7 +223,7 @@ def test_user_errors_are_one_line_exit_2_and_leave_nothing(trained_run, tmp_path
         ([trained_run, "--format", "onnx", "--opset", "19"], "--opset 19"),
     ]
     for arguments, message in cases:
-        process = run_genkit("export", *arguments, "--out", out, check=False)
+        process = run_cli("export", *arguments, "--out", out, check=False)
         assert process.returncode == 2, (arguments, process.stderr[-1500:])
         lines = [line for line in process.stderr.splitlines() if line.startswith("genkit export")]
         assert len(lines) == 1 and message in lines[0], (arguments, process.stderr[-1500:])
@@ -232,11 +234,11 @@ def test_user_errors_are_one_line_exit_2_and_leave_nothing(trained_run, tmp_path
 @pytest.mark.slow
 def test_cli_export_replaces_an_earlier_export_in_place(trained_run, tmp_path):
     out = tmp_path / "exports"
-    first = run_genkit("export", trained_run, "--format", "onnx", "--out", out)
+    first = run_cli("export", trained_run, "--format", "onnx", "--out", out)
     assert "onnx" in first.stdout and "serving_default" in first.stdout and "x keras" in first.stdout
     created = read_json(out / "onnx" / "genkit.json")["export"]["created"]
     (out / "onnx" / "stale.txt").write_text("from before")
-    run_genkit("export", trained_run, "--format", "onnx", "--out", out)
+    run_cli("export", trained_run, "--format", "onnx", "--out", out)
     assert not (out / "onnx" / "stale.txt").exists()
     assert read_json(out / "onnx" / "genkit.json")["export"]["created"] >= created
     assert sorted(p.name for p in out.iterdir()) == ["onnx"]
@@ -244,7 +246,7 @@ def test_cli_export_replaces_an_earlier_export_in_place(trained_run, tmp_path):
 
 def test_the_default_quality_hook_scores_an_exact_copy_at_zero_cost(trained_run):
     from exporters.source import ExportSource
-    from genkit.export_quality import endpoint_runner
+    from genkit.evaluation.export_cost import endpoint_runner
 
     source = ExportSource.load(trained_run)
     model = source.model
@@ -262,7 +264,7 @@ def test_an_autoencoder_with_image_inputs_exports_every_signature_to_every_forma
     import exporters
 
     run_dir = tmp_path / "ae"
-    run_genkit(
+    run_cli(
         "train", "ae", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 32, "--out", run_dir, "--quiet",
         "--set", "latent_dim=4", "--set", "encoder_filters=[4,8]", "--set", "decoder_filters=[8,4]",
         "--set", "dense_units=16",

@@ -128,3 +128,37 @@ def test_trains_on_two_mirrored_devices_and_every_serving_signature_runs(request
                 np.testing.assert_allclose(np.asarray(value), reference, atol=1e-5, err_msg=f"{name} {endpoint}/{key}")
             else:
                 np.testing.assert_array_equal(np.asarray(value), reference, err_msg=f"{name} {endpoint}/{key}")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_endpoint_gives_what_it_declares(request, name):
+    """Declared outputs are what the endpoints really return (name, dtype, shape, value range), and every input
+    the model does not get from data has example values; exporters and apps rely on these declarations."""
+    model, data = _build(request, name)
+    endpoints = model.endpoints()
+    assert "serving_default" in endpoints and endpoints["serving_default"].serving
+    for endpoint_name, endpoint in endpoints.items():
+        assert endpoint.name == endpoint_name
+        inputs = model.endpoint_inputs(endpoint_name, 5, seed=3, data=data)
+        assert list(inputs) == endpoint.input_names, f"{name} {endpoint_name}"
+        for declaration in endpoint.inputs:
+            value = np.asarray(inputs[declaration.name])
+            assert value.shape[1:] == tuple(d for d in declaration.shape), (name, endpoint_name, declaration.name)
+        outputs = endpoint.call(inputs)
+        assert sorted(outputs) == sorted(d.name for d in endpoint.outputs), f"{name} {endpoint_name}"
+        for declaration in endpoint.outputs:
+            value = outputs[declaration.name]
+            expected_kind = {"string": "O", "float32": "f", "int32": "i"}[declaration.dtype]
+            assert value.dtype.kind == expected_kind or (expected_kind == "O" and value.dtype.kind == "S"), declaration
+            assert len(value) == 5 and all(
+                declared is None or declared == actual for declared, actual in zip(declaration.shape, value.shape[1:])
+            ) and len(declaration.shape) == value.ndim - 1, (name, endpoint_name, declaration.name, value.shape)
+            if declaration.value_range is not None:
+                low, high = declaration.value_range
+                assert low <= value.min() and value.max() <= high, (name, endpoint_name, declaration.name)
+    # Sample inputs come from the declared distributions of the generation endpoint.
+    generation = endpoints[model.generation_endpoint]
+    if all(d.distribution is not None for d in generation.inputs):
+        drawn = model.sample_inputs(4, seed=7)
+        for declaration in generation.inputs:
+            np.testing.assert_array_equal(drawn[declaration.name], declaration.draw(4, 7))

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import BIT_EXACT_ENV, read_json, run_genkit, run_python
+from conftest import BIT_EXACT_ENV, read_json, run_cli, run_genkit, run_python
 from genkit.errors import UserError
 from genkit.layers import SpectralNormalization
 from genkit.models import CGAN, DCGAN, WGANGP, CGANConfig, DCGANConfig, WGANGPConfig
-from genkit.models.gan import discriminator_loss, generator_loss, gradient_penalty
-from genkit.models.noise import replica_uniform
+from genkit.models.gan.gan_losses import discriminator_loss, generator_loss
+from genkit.models.gan.gradient_penalty import gradient_penalty
+from genkit.tasks.noise import replica_uniform
 
 TINY = {
     "image_shape": [28, 28, 1], "latent_dim": 8, "projection_filters": 16,
@@ -260,7 +261,7 @@ def test_wgan_gp_dataset_holds_one_real_batch_per_critic_update(tiny_npz):
     model = WGANGP.from_hyperparameters(config)
     dataset = model.training_dataset(data, 16, shuffle_seed=0)
     assert int(dataset.cardinality()) == 256 // (16 * 3)
-    batch = next(iter(dataset))
+    batch = next(iter(dataset))["images"]
     assert batch.shape == (16, 3, 28, 28, 1)
     assert len({float(np.abs(batch[:, k]).sum()) for k in range(3)}) == 3  # three different real batches
 
@@ -291,7 +292,7 @@ def test_spectral_norm_and_hinge_loss_train_under_mixed_precision():
         model, _ = _model(CGAN, CGANConfig, num_classes=10, spectral_norm=True, loss="hinge")
         before = [np.array(w) for w in model.discriminator.trainable_weights]
         for seed in range(3):
-            logs = model.train_step((tf.constant(_images(seed=seed)), tf.constant(_labels())))
+            logs = model.train_step({"images": tf.constant(_images(seed=seed)), "labels": tf.constant(_labels())})
             assert all(np.isfinite(float(value)) for value in logs.values()), logs
         changed = [not np.allclose(a, np.array(b)) for a, b in zip(before, model.discriminator.trainable_weights)]
         assert all(changed)
@@ -318,7 +319,7 @@ def test_config_errors_name_the_field():
 
 def test_cgan_generates_the_requested_classes():
     model, _ = _model(CGAN, CGANConfig, num_classes=10)
-    model.train_step((tf.constant(_images()), tf.constant(_labels())))
+    model.train_step({"images": tf.constant(_images()), "labels": tf.constant(_labels())})
     inputs = model.sample_inputs(12, seed=5)
     np.testing.assert_array_equal(inputs["label"], np.arange(12) % 10)  # the classes in turn
 
@@ -341,14 +342,14 @@ def test_cgan_label_errors_are_one_line():
     with pytest.raises(UserError, match="--reconstruct"):
         model.generate_samples(4, reconstruct="x.npy")
     dcgan, _ = _model(DCGAN, DCGANConfig)
-    with pytest.raises(UserError, match="--label: not an option of 'dcgan' models .it is not a conditional model"):
+    with pytest.raises(UserError, match=r"--label: not an option of 'dcgan' models \(genkit sample options it takes: none\)"):
         dcgan.generate_samples(4, label=1)
 
 
 @pytest.fixture(scope="module")
 def cgan_run(tmp_path_factory, tiny_npz):
     run_dir = tmp_path_factory.mktemp("runs") / "cgan"
-    run_genkit(
+    run_cli(
         "train", "cgan", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 64, "--out", run_dir,
         "--quiet", *[flag for item in [*TINY_SET, "train.num_sample_images=20"] for flag in ("--set", item)],
     )
@@ -358,11 +359,11 @@ def cgan_run(tmp_path_factory, tiny_npz):
 def test_cgan_run_serves_z_and_label_and_samples_a_chosen_class(cgan_run, tmp_path):
     metadata = read_json(cgan_run / "genkit.json")
     assert metadata["config"]["num_classes"] == 10  # filled from the data
-    assert metadata["serving"]["signatures"]["serving_default"]["inputs"] == {
-        "z": {"dtype": "float32", "shape": [None, 8]},
-        "label": {"dtype": "int32", "shape": [None]},
+    inputs = metadata["serving"]["signatures"]["serving_default"]["inputs"]
+    assert {name: (value["dtype"], value["shape"], value["modality"]) for name, value in inputs.items()} == {
+        "z": ("float32", [None, 8], "latent"), "label": ("int32", [None], "label"),
     }
-    run_genkit("sample", cgan_run, "-n", 5, "--label", 7, "--out", tmp_path / "seven.npy", "--seed", 2)
+    run_cli("sample", cgan_run, "-n", 5, "--label", 7, "--out", tmp_path / "seven.npy", "--seed", 2)
     images = np.load(tmp_path / "seven.npy")
     assert images.shape == (5, 28, 28, 1) and 0 <= images.min() and images.max() <= 1
 
@@ -378,7 +379,7 @@ def test_cgan_run_serves_z_and_label_and_samples_a_chosen_class(cgan_run, tmp_pa
 
 
 def test_cgan_sampling_errors_through_the_cli(cgan_run, tmp_path):
-    process = run_genkit("sample", cgan_run, "--label", 10, "--out", tmp_path / "x.npy", check=False)
+    process = run_cli("sample", cgan_run, "--label", 10, "--out", tmp_path / "x.npy", check=False)
     assert process.returncode == 2 and "Traceback" not in process.stderr
     assert process.stderr.strip().splitlines() == [
         "genkit sample: error: --label 10: out of range; this model has classes 0 to 9"
@@ -387,7 +388,7 @@ def test_cgan_sampling_errors_through_the_cli(cgan_run, tmp_path):
 
 
 def test_cgan_evaluation_adds_conditioning_accuracy(cgan_run):
-    process = run_genkit("evaluate", cgan_run, "-n", 100)
+    process = run_cli("evaluate", cgan_run, "-n", 100)
     metrics = read_json(cgan_run / "metrics.json")
     assert {"fid", "kid", "precision", "recall", "conditioning_accuracy"} <= set(metrics)
     assert 0.0 <= metrics["conditioning_accuracy"] <= 1.0
@@ -400,7 +401,7 @@ def test_cgan_evaluation_adds_conditioning_accuracy(cgan_run):
 def test_cgan_needs_labelled_data(tmp_path, tiny_npz):
     unlabelled = tmp_path / "unlabelled.npz"
     np.savez(unlabelled, x_train=np.load(tiny_npz)["x_train"])
-    process = run_genkit(
+    process = run_cli(
         "train", "cgan", "--dataset", f"npz:{unlabelled}", "--out", tmp_path / "run", check=False,
     )
     assert process.returncode == 2 and len(process.stderr.strip().splitlines()) == 1

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_genkit, run_python
+from conftest import run_cli, run_genkit, run_python
 from genkit.config import TrainConfig, parse_overrides
 from genkit.data.text_corpus import load_text_corpus
 from genkit.data.text_tokenizer import WORD_PATTERN, TextTokenizer, graph_tokens
@@ -57,7 +57,7 @@ def trained_char(tiny_text):
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory, tiny_text):
     run_dir = tmp_path_factory.mktemp("runs") / "char"
-    process = run_genkit(
+    process = run_cli(
         "train", "char-lstm", "--dataset", f"text:{tiny_text}", "--epochs", 1, "--batch-size", 16,
         "--out", run_dir, "--quiet", *[f for item in TINY["char-lstm"] for f in ("--set", item)],
     )
@@ -109,7 +109,7 @@ def test_loss_decreases_within_a_few_steps(tiny_text, name, extra):
 
 def test_training_windows_are_teacher_forced_sequences(tiny_text):
     model, data = _build("char-lstm", tiny_text)
-    batch = next(iter(model.training_dataset(data, 16, shuffle_seed=3))).numpy()
+    batch = next(iter(model.training_dataset(data, 16, shuffle_seed=3)))["tokens"].numpy()
     assert batch.shape == (16, 17) and batch.dtype == np.int32
     ids = data.train_ids
     row = batch[0]
@@ -226,12 +226,12 @@ def test_top_k_and_top_p_never_pick_outside_their_sets():
 
 def test_cli_sample_writes_text_and_rejects_image_options(char_run, tmp_path):
     out = tmp_path / "s.txt"
-    run_genkit("sample", char_run, "--prompt", "And", "--length", 20, "--temperature", 0, "-n", 2, "--out", out)
+    run_cli("sample", char_run, "--prompt", "And", "--length", 20, "--temperature", 0, "-n", 2, "--out", out)
     text = out.read_text(encoding="utf-8")
     assert text.count("=== sample") == 2 and "\nAnd" in text
-    bad = run_genkit("sample", char_run, "--out", tmp_path / "s.png", check=False)
+    bad = run_cli("sample", char_run, "--out", tmp_path / "s.png", check=False)
     assert bad.returncode == 2 and "allowed: .txt" in bad.stderr
-    bad = run_genkit("sample", char_run, "--label", 1, "--out", out, check=False)
+    bad = run_cli("sample", char_run, "--label", 1, "--out", out, check=False)
     assert bad.returncode == 2 and "--label" in bad.stderr
     metadata = json.loads((char_run / "genkit.json").read_text())
     assert metadata["data"]["tokenizer"]["level"] == "char"
@@ -263,14 +263,14 @@ def test_string_savedmodel_generates_text_without_genkit(char_run):
 
 
 def test_evaluate_writes_cross_entropy_perplexity_and_bits_per_char(char_run, tmp_path):
-    result = run_genkit("evaluate", char_run)
+    result = run_cli("evaluate", char_run)
     metrics = json.loads((char_run / "metrics.json").read_text())
     assert {"cross_entropy", "perplexity", "bits_per_char"} <= set(metrics)
     assert math.isclose(metrics["perplexity"], math.exp(metrics["cross_entropy"]), rel_tol=1e-6)
     assert "bits_per_char" in result.stdout
     other = tmp_path / "other.txt"
     other.write_text("And the LORD spake unto Moses, saying,\n" * 20, encoding="utf-8")
-    run_genkit("evaluate", char_run, "--dataset", f"text:{other}")
+    run_cli("evaluate", char_run, "--dataset", f"text:{other}")
     assert json.loads((char_run / "metrics.json").read_text())["dataset"] == f"text:{other}"
 
 
@@ -327,7 +327,7 @@ def test_folder_of_txt_files_and_bad_specs(tmp_path):
     (tmp_path / "ignored.md").write_text("not text", encoding="utf-8")
     corpus = load_text_corpus(f"text:{tmp_path}", 0.6)
     assert corpus.train_documents[0].startswith("first") and corpus.validation_documents[-1].startswith("second")
-    with pytest.raises(UserError, match="text models take"):
+    with pytest.raises(UserError, match="yields images, labels, but a text model needs text; datasets that do: embedded, text:PATH"):
         load_text_corpus("fashion_mnist")
     with pytest.raises(UserError, match="no such file"):
         load_text_corpus(f"text:{tmp_path / 'missing.txt'}")

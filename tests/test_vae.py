@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import BIT_EXACT_ENV, read_json, run_genkit
+from conftest import BIT_EXACT_ENV, read_json, run_cli, run_genkit
 from genkit.models import CVAE, VAE, BetaVAE, BetaVAEConfig, CVAEConfig, VAEConfig
 from genkit.models.vae import kl_weight
 from genkit.models.vae.vae_evaluation import importance_weighted_bounds, likelihood_metrics
@@ -94,7 +94,8 @@ def test_reparameterisation_noise_replays_by_step_and_changes_between_steps():
 
 def _trained(model, steps=60):
     images, labels = _images(256)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels) if model.num_classes else images).batch(32)
+    columns = {"images": images, "labels": labels} if model.num_classes else {"images": images}
+    dataset = tf.data.Dataset.from_tensor_slices(columns).batch(32)
     step = tf.function(model.train_step)
     for _ in range(steps // 8):
         for batch in dataset:
@@ -146,7 +147,7 @@ def test_cvae_decoder_follows_the_label():
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory, tiny_npz):
     run_dir = tmp_path_factory.mktemp("runs") / "vae"
-    run_genkit("train", "vae", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 32,
+    run_cli("train", "vae", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 32,
                "--out", run_dir, "--quiet", *TINY_FLAGS)
     return run_dir
 
@@ -154,7 +155,7 @@ def vae_run(tmp_path_factory, tiny_npz):
 @pytest.fixture(scope="module")
 def cvae_run(tmp_path_factory, tiny_npz):
     run_dir = tmp_path_factory.mktemp("runs") / "cvae"
-    run_genkit("train", "cvae", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 32,
+    run_cli("train", "cvae", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 32,
                "--out", run_dir, "--quiet", *TINY_FLAGS)
     return run_dir
 
@@ -171,19 +172,21 @@ def test_vae_run_folder_and_serving_signatures(vae_run):
     signatures = metadata["serving"]["signatures"]
     assert sorted(signatures) == ["decode", "encode", "reconstruct", "serving_default"]
     assert signatures["encode"]["outputs"] == {
-        "mean": {"dtype": "float32", "shape": [None, 4]}, "log_var": {"dtype": "float32", "shape": [None, 4]},
+        "mean": {"dtype": "float32", "shape": [None, 4], "modality": "latent"},
+        "log_var": {"dtype": "float32", "shape": [None, 4], "modality": "latent"},
     }
-    assert signatures["serving_default"]["inputs"] == {"z": {"dtype": "float32", "shape": [None, 4]}}
+    z = signatures["serving_default"]["inputs"]["z"]
+    assert z["dtype"] == "float32" and z["shape"] == [None, 4] and z["sampling"]["distribution"] == "standard_normal"
     assert set(metadata["metrics"]) >= {"loss", "reconstruction", "kl", "kl_weight"}
     assert (vae_run / "samples" / "epoch_001.png").is_file() and (vae_run / "samples.png").is_file()
 
 
 def test_sample_reconstruct_writes_reconstructions(vae_run, tmp_path):
     images = _images_file(tmp_path)
-    run_genkit("sample", vae_run, "--reconstruct", images, "--out", tmp_path / "out.npy")
+    run_cli("sample", vae_run, "--reconstruct", images, "--out", tmp_path / "out.npy")
     reconstructions = np.load(tmp_path / "out.npy")
     assert reconstructions.shape == (5, 28, 28, 1) and 0 <= reconstructions.min() and reconstructions.max() <= 1
-    run_genkit("sample", vae_run, "--reconstruct", images, "--out", tmp_path / "again.npy")
+    run_cli("sample", vae_run, "--reconstruct", images, "--out", tmp_path / "again.npy")
     np.testing.assert_array_equal(reconstructions, np.load(tmp_path / "again.npy"))  # deterministic
 
 
@@ -196,19 +199,19 @@ def test_sample_reconstruct_writes_reconstructions(vae_run, tmp_path):
     ],
 )
 def test_sample_reconstruct_refuses_bad_images(vae_run, tmp_path, array, message):
-    process = run_genkit("sample", vae_run, "--reconstruct", _images_file(tmp_path, array=array),
+    process = run_cli("sample", vae_run, "--reconstruct", _images_file(tmp_path, array=array),
                          "--out", tmp_path / "out.npy", check=False)
     assert process.returncode == 2 and message in process.stderr, process.stderr
     assert len(process.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.npy").exists()
 
 
 def test_label_is_refused_by_an_unconditional_vae(vae_run, tmp_path):
-    process = run_genkit("sample", vae_run, "--label", 1, "--out", tmp_path / "s.png", check=False)
+    process = run_cli("sample", vae_run, "--label", 1, "--out", tmp_path / "s.png", check=False)
     assert process.returncode == 2 and "--label: not an option of 'vae' models" in process.stderr
 
 
 def test_reconstruct_is_refused_by_a_gan(trained_run, tmp_path):
-    process = run_genkit("sample", trained_run, "--reconstruct", _images_file(tmp_path), "--out",
+    process = run_cli("sample", trained_run, "--reconstruct", _images_file(tmp_path), "--out",
                          tmp_path / "s.npy", check=False)
     assert process.returncode == 2 and "--reconstruct: not an option of 'dcgan' models" in process.stderr
 
@@ -216,15 +219,19 @@ def test_reconstruct_is_refused_by_a_gan(trained_run, tmp_path):
 def test_cvae_samples_a_chosen_class_and_refuses_one_out_of_range(cvae_run, tmp_path):
     metadata = read_json(cvae_run / "genkit.json")
     assert metadata["config"]["num_classes"] == 10
-    assert metadata["serving"]["signatures"]["decode"]["inputs"]["label"] == {"dtype": "int32", "shape": [None]}
-    run_genkit("sample", cvae_run, "-n", 4, "--label", 3, "--out", tmp_path / "three.npy")
+    label = metadata["serving"]["signatures"]["decode"]["inputs"]["label"]
+    assert {key: label[key] for key in ("dtype", "shape", "modality", "range")} == {
+        "dtype": "int32", "shape": [None], "modality": "label", "range": [0.0, 9.0],
+    }
+    assert label["sampling"]["numpy"] == "(np.arange(n) % 10).astype('int32')"
+    run_cli("sample", cvae_run, "-n", 4, "--label", 3, "--out", tmp_path / "three.npy")
     assert np.load(tmp_path / "three.npy").shape == (4, 28, 28, 1)
-    process = run_genkit("sample", cvae_run, "--label", 10, "--out", tmp_path / "s.npy", check=False)
+    process = run_cli("sample", cvae_run, "--label", 10, "--out", tmp_path / "s.npy", check=False)
     assert process.returncode == 2 and "--label 10: out of range; this model has classes 0 to 9" in process.stderr
     images = _images_file(tmp_path)
-    process = run_genkit("sample", cvae_run, "--reconstruct", images, "--out", tmp_path / "r.npy", check=False)
+    process = run_cli("sample", cvae_run, "--reconstruct", images, "--out", tmp_path / "r.npy", check=False)
     assert process.returncode == 2 and "pass --label K" in process.stderr
-    run_genkit("sample", cvae_run, "--reconstruct", images, "--label", 0, "--out", tmp_path / "r.npy")
+    run_cli("sample", cvae_run, "--reconstruct", images, "--label", 0, "--out", tmp_path / "r.npy")
     assert np.load(tmp_path / "r.npy").shape == (5, 28, 28, 1)
 
 
@@ -267,7 +274,7 @@ def test_beta_vae_resumes_its_warm_up_exactly(tmp_path, tiny_npz):
 
 
 def test_evaluate_reports_likelihood_and_sample_quality(vae_run):
-    printed = run_genkit("evaluate", vae_run, "-n", 40, "--importance-samples", 5).stdout
+    printed = run_cli("evaluate", vae_run, "-n", 40, "--importance-samples", 5).stdout
     metrics = read_json(vae_run / "metrics.json")
     assert {"elbo", "nll", "reconstruction_error", "fid", "kid", "precision", "recall"} <= set(metrics)
     assert metrics["importance_samples"] == 5 and metrics["num_samples"] == 40

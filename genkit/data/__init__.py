@@ -1,5 +1,9 @@
-"""Image datasets: readers for each source, the embedded default, and the tf.data pipeline."""
+"""Datasets: the registry of ``--dataset`` specs, their loaders, the embedded data, and the tf.data pipelines.
+
+Importing this package does not import TensorFlow (the command line reads the
+dataset registry while it parses); the pipelines live in
+:mod:`genkit.data.image_pipeline`.
+"""
 
 from genkit.data.image_dataset import ImageDataset
-from genkit.data.image_pipeline import image_pipeline, scale_description
 from genkit.data.loading import DEFAULT_DATASET, find_fashion_mnist_dir, load_image_dataset

@@ -26,6 +26,8 @@ class ImageDataset:
     test_images: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     label_names: list[str] | None = None
+    evaluation_split: str = "test"  # what genkit evaluate compares with (see ImageGenerationTask.evaluation_data)
+    in_memory = True  # small enough to hold: trained without tf.data autotuning
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

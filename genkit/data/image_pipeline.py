@@ -7,23 +7,30 @@ import tensorflow as tf
 
 from genkit.errors import UserError
 
-SCALES = {
-    "tanh": {"model_range": [-1.0, 1.0], "formula": "x / 127.5 - 1"},
-    "unit": {"model_range": [0.0, 1.0], "formula": "x / 255"},
+# How uint8 images are brought to the value range a model trains on, by that range.
+IMAGE_RANGES = {
+    (-1.0, 1.0): {"scale": "tanh", "formula": "x / 127.5 - 1"},
+    (0.0, 1.0): {"scale": "unit", "formula": "x / 255"},
 }
 
 
-def scale_description(scale: str) -> dict:
-    """How images are scaled for the model, for run metadata."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(SCALES)}. Received: scale={scale!r}")
-    return {"scale": scale, **SCALES[scale]}
+def _range_entry(value_range) -> dict:
+    key = tuple(float(v) for v in value_range)
+    if key not in IMAGE_RANGES:
+        raise ValueError(f"value_range must be one of {list(IMAGE_RANGES)}. Received: value_range={value_range!r}")
+    return IMAGE_RANGES[key]
 
 
-def scale_images(images, scale: str):
-    """uint8 images -> float32 in the model's range."""
+def scale_description(value_range) -> dict:
+    """How images are scaled for the model, for run metadata (``scale`` names the range as before: tanh, unit)."""
+    return {**_range_entry(value_range), "model_range": [float(v) for v in value_range]}
+
+
+def scale_images(images, value_range):
+    """uint8 images -> float32 in ``value_range`` ((-1, 1) or (0, 1))."""
+    _range_entry(value_range)
     images = tf.cast(images, tf.float32)
-    return images / 127.5 - 1.0 if scale == "tanh" else images / 255.0
+    return images / 127.5 - 1.0 if float(value_range[0]) == -1.0 else images / 255.0
 
 
 def image_pipeline(
@@ -32,23 +39,23 @@ def image_pipeline(
     *,
     batch_size: int,
     shuffle_seed: int | None = None,
-    scale: str = "tanh",
+    value_range=(-1.0, 1.0),
     drop_remainder: bool = True,
     cache: bool = True,
 ) -> tf.data.Dataset:
-    """Batches of scaled float32 images (with int32 labels when given).
+    """Batches ``{"images": float32 in value_range[, "labels": int32]}``.
 
     normalise -> cache -> shuffle (seeded; one fixed order per seed) -> batch -> prefetch.
     """
-    scale_description(scale)
+    _range_entry(value_range)
     if drop_remainder and batch_size > len(images):
         raise UserError(f"--batch-size {batch_size}: exceeds the {len(images)} training images")
-    if labels is None:
-        dataset = tf.data.Dataset.from_tensor_slices(images)
-        dataset = dataset.map(lambda x: scale_images(x, scale), num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-        dataset = dataset.map(lambda x, y: (scale_images(x, scale), y), num_parallel_calls=tf.data.AUTOTUNE)
+    columns = {"images": images} if labels is None else {"images": images, "labels": labels.astype(np.int32)}
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
+    dataset = dataset.map(
+        lambda batch: {**batch, "images": scale_images(batch["images"], value_range)},
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     if cache:
         dataset = dataset.cache()
     if shuffle_seed is not None:

@@ -11,10 +11,10 @@ import numpy as np
 
 from genkit.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from genkit.data.image_dataset import ImageDataset
+from genkit.data.registry import DatasetKind, register_dataset
 from genkit.errors import UserError
 
 DEFAULT_DATASET = "embedded"
-ALLOWED_SPECS = "embedded, fashion_mnist, tfds:NAME, folder:PATH, npz:PATH"
 FASHION_MNIST_LABELS = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
@@ -241,22 +241,42 @@ def load_image_dataset(
     image_size: tuple[int, int] | None = None,
     channels: int | None = None,
 ) -> ImageDataset:
-    """Loads the dataset named by ``spec`` (default: the embedded Fashion-MNIST subset).
+    """Loads the image dataset named by ``spec`` (default: the embedded Fashion-MNIST subset).
 
     ``image_size`` (height, width) and ``channels`` apply to ``folder:`` datasets.
     """
-    spec = spec or DEFAULT_DATASET
-    kind, _, argument = spec.partition(":")
-    if spec == "embedded":
-        return _load_idx_fashion_mnist(EMBEDDED_DIR, "embedded")
-    if spec == "fashion_mnist":
-        return _load_idx_fashion_mnist(find_fashion_mnist_dir(data_dir), "fashion_mnist")
-    if kind == "tfds" and argument:
-        return _load_tfds(argument, str(data_dir) if data_dir else None)
-    if kind == "folder" and argument:
-        return _load_folder(Path(argument).expanduser().resolve(), image_size, channels)
-    if kind == "npz" and argument:
-        return _load_npz(Path(argument).expanduser().resolve())
-    if spec.endswith(".npz"):
-        return _load_npz(Path(spec).expanduser().resolve())
-    raise UserError(f"--dataset {spec}: unknown dataset; allowed: {ALLOWED_SPECS}")
+    from genkit.data.registry import load_dataset
+
+    return load_dataset(spec, ("images",), "an image model", data_dir=data_dir, image_size=image_size, channels=channels)
+
+
+def _path(argument: str) -> Path:
+    return Path(argument).expanduser().resolve()
+
+
+for _kind in (
+    DatasetKind(
+        "embedded", ("images", "labels"), lambda _, data_dir=None, **__: _load_idx_fashion_mnist(EMBEDDED_DIR, "embedded"),
+        "the Fashion-MNIST subset inside genkit (6,000 train / 1,000 test images, 10 classes)",
+    ),
+    DatasetKind(
+        "fashion_mnist", ("images", "labels"),
+        lambda _, data_dir=None, **__: _load_idx_fashion_mnist(find_fashion_mnist_dir(data_dir), "fashion_mnist"),
+        "the full Fashion-MNIST (Debian's dataset-fashion-mnist, $GENKIT_DATA_DIR or --data-dir)",
+    ),
+    DatasetKind(
+        "tfds", ("images",), lambda name, data_dir=None, **__: _load_tfds(name, str(data_dir) if data_dir else None),
+        "a prepared TensorFlow Datasets image dataset", takes_argument=True, optional_fields=("labels",),
+    ),
+    DatasetKind(
+        "folder", ("images",),
+        lambda path, data_dir=None, image_size=None, channels=None, **__: _load_folder(_path(path), image_size, channels),
+        "a folder of PNG/JPEG images (class sub-folders give labels)", takes_argument=True, optional_fields=("labels",),
+    ),
+    DatasetKind(
+        "npz", ("images",), lambda path, data_dir=None, **__: _load_npz(_path(path)),
+        "an .npz with x_train (y_train, x_test, y_test, label_names optional)", takes_argument=True,
+        optional_fields=("labels",),
+    ),
+):
+    register_dataset(_kind)

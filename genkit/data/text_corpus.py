@@ -7,6 +7,7 @@ import gzip
 from pathlib import Path
 from typing import Any
 
+from genkit.data.registry import DatasetKind, load_dataset, register_dataset
 from genkit.errors import UserError
 
 EMBEDDED_TEXT = Path(__file__).parent / "embedded" / "kjv.txt.gz"
@@ -30,6 +31,7 @@ class TextCorpus:
     validation_fraction: float
     num_documents: int = 1
     train_ids: Any = None  # the training text as token ids, filled by the model that trains on it
+    in_memory = True
 
     @property
     def train_characters(self) -> int:
@@ -117,7 +119,12 @@ def _split(documents: list[str], fraction: float) -> tuple[list[str], list[str]]
 
 def load_text_corpus(spec: str | None, validation_fraction: float = 0.1, encoding_errors: str = "strict") -> TextCorpus:
     """Reads the corpus of ``spec`` (default ``embedded``) and holds out the last ``validation_fraction``."""
-    spec = spec or "embedded"
+    return load_dataset(
+        spec, ("text",), "a text model", validation_fraction=validation_fraction, encoding_errors=encoding_errors
+    )
+
+
+def _load(spec: str, validation_fraction: float = 0.1, encoding_errors: str = "strict") -> TextCorpus:
     if encoding_errors not in ENCODING_ERRORS:
         raise UserError(f"encoding_errors: must be one of {', '.join(ENCODING_ERRORS)}, got {encoding_errors!r}")
     documents, source = _read_documents(spec, encoding_errors)
@@ -128,3 +135,13 @@ def load_text_corpus(spec: str | None, validation_fraction: float = 0.1, encodin
         name=spec, source=source, train_documents=train, validation_documents=validation,
         validation_fraction=validation_fraction, num_documents=len(documents),
     )
+
+
+register_dataset(DatasetKind(
+    "embedded", ("text",), lambda _, data_dir=None, **options: _load("embedded", **options),
+    "the King James Version inside genkit (Debian bible-kjv)",
+))
+register_dataset(DatasetKind(
+    "text", ("text",), lambda path, data_dir=None, **options: _load(f"text:{path}", **options),
+    "a UTF-8 text file, or a folder of .txt files (one document each)", takes_argument=True,
+))

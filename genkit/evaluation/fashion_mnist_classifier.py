@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 from keras import layers
 
 FEATURES_LAYER = "features"
+# The shipped weights and their card (made by python -m genkit.evaluation.train_classifier).
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+WEIGHTS_FILE = "fashion_mnist_classifier.weights.h5"
+CARD_FILE = "fashion_mnist_classifier.json"
 
 
 def build_fashion_mnist_classifier(

@@ -22,9 +22,13 @@ import numpy as np
 import tensorflow as tf
 
 from genkit.errors import UserError
-from genkit.evaluation.fashion_mnist_classifier import FEATURES_LAYER, build_fashion_mnist_classifier
+from genkit.evaluation.fashion_mnist_classifier import (
+    CARD_FILE,
+    FEATURES_LAYER,
+    WEIGHTS_DIR,
+    build_fashion_mnist_classifier,
+)
 from genkit.evaluation.feature_extractor import FeatureExtractor
-from genkit.evaluation.train_classifier import CARD_FILE, WEIGHTS_DIR
 
 
 class FashionMNISTFeatures(FeatureExtractor):

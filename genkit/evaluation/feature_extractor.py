@@ -54,19 +54,18 @@ class FeatureExtractor:
         return f"{type(self).__name__}(name={self.name!r}, feature_dim={self.feature_dim})"
 
 
-def _load_fashion_mnist(**options):
-    from genkit.evaluation.fashion_mnist_features import FashionMNISTFeatures
-
-    return FashionMNISTFeatures(**options)
-
-
-def _load_inception(**options):
-    from genkit.evaluation.inception_features import InceptionFeatures
-
-    return InceptionFeatures(**options)
+# name -> "module:class" of each extractor, imported on first use (the modules subclass FeatureExtractor).
+FEATURE_EXTRACTORS = {
+    "fashion_mnist": "genkit.evaluation.fashion_mnist_features:FashionMNISTFeatures",
+    "inception": "genkit.evaluation.inception_features:InceptionFeatures",
+}
 
 
-FEATURE_EXTRACTORS = {"fashion_mnist": _load_fashion_mnist, "inception": _load_inception}
+def _extractor_class(name: str) -> type:
+    import importlib
+
+    module, _, class_name = FEATURE_EXTRACTORS[name].partition(":")
+    return getattr(importlib.import_module(module), class_name)
 _CACHE: dict[str, FeatureExtractor] = {}
 
 
@@ -83,7 +82,7 @@ def load_feature_extractor(name: str = DEFAULT_FEATURES, **options) -> FeatureEx
     if name not in FEATURE_EXTRACTORS:
         raise UserError(f"--features {name}: unknown feature extractor; allowed: {', '.join(FEATURE_EXTRACTORS)}")
     if options:
-        return FEATURE_EXTRACTORS[name](**options)
+        return _extractor_class(name)(**options)
     if name not in _CACHE:
-        _CACHE[name] = FEATURE_EXTRACTORS[name]()
+        _CACHE[name] = _extractor_class(name)()
     return _CACHE[name]

@@ -25,9 +25,7 @@ from pathlib import Path
 
 from genkit.errors import UserError
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-WEIGHTS_FILE = "fashion_mnist_classifier.weights.h5"
-CARD_FILE = "fashion_mnist_classifier.json"
+from genkit.evaluation.fashion_mnist_classifier import CARD_FILE, WEIGHTS_DIR, WEIGHTS_FILE
 ARCHITECTURE = {
     "image_shape": [28, 28, 1], "num_classes": 10, "filters": [32, 64, 128], "convolutions_per_block": 1,
     "feature_dim": 128, "dropout_rate": 0.3,
@@ -57,8 +55,8 @@ def train_classifier(
 
     from genkit.data import load_image_dataset
     from genkit.evaluation.fashion_mnist_classifier import build_fashion_mnist_classifier
-    from genkit.runtime.atomic import write_json
-    from genkit.runtime.run_folder import library_versions
+    from genkit.atomic import write_json
+    from genkit.versions import library_versions
 
     data = load_image_dataset("fashion_mnist", data_dir)
     train_images = data.train_images.astype("float32") / 255.0

@@ -1,10 +1,20 @@
-"""Every built-in model family; importing this package registers them."""
+"""genkit's model families, one sub-package each; :func:`genkit.registry.discover_models` imports them all.
 
-from genkit.models.cgan import CGAN, CGANConfig
-from genkit.models.dcgan import DCGAN, DCGANConfig
-from genkit.models.gan import GAN, GANConfig
-from genkit.models.generative_task import GenerativeTask
-from genkit.models.language_model import CharLSTM, CharLSTMConfig, WordLSTM, WordLSTMConfig
-from genkit.models.wgan_gp import WGANGP, WGANGPConfig
-from genkit.models.vae import CVAE, VAE, BetaVAE, BetaVAEConfig, CVAEConfig, VAEConfig
-from genkit.models.autoencoder import Autoencoder, AutoencoderConfig, DenoisingAutoencoder, DenoisingAutoencoderConfig
+Adding a family is adding a folder here (see docs/adding-a-model.md); nothing
+else in genkit lists the families. ``import genkit.models`` registers every
+family (and plugin), so plain ``keras.saving.load_model()`` reloads a
+``model.keras``; ``from genkit.models import DCGAN, DCGANConfig`` finds any
+registered model class or config class by its name.
+"""
+
+from genkit.registry import discover_models, registered_models
+
+discover_models()
+
+
+def __getattr__(name: str):
+    for entry in registered_models():
+        for candidate in (entry.model_class, entry.config_class):
+            if candidate.__name__ == name:
+                return candidate
+    raise AttributeError(f"module 'genkit.models' has no attribute '{name}' (no registered model or config class of that name)")

@@ -1,4 +1,4 @@
-"""Keras callbacks the runtime adds to every run: sample grids and the metrics history."""
+"""The Keras callback the runtime adds to every run: the metrics history."""
 
 from __future__ import annotations
 
@@ -7,23 +7,8 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
-from genkit.image_grid import image_grid, write_png
-from genkit.runtime.atomic import write_json
-
-
-class SampleGrid(keras.callbacks.Callback):
-    """After each epoch, writes ``directory/epoch_NNN.png`` from one fixed batch of generator inputs."""
-
-    def __init__(self, inputs: dict[str, np.ndarray], directory: str | Path):
-        super().__init__()
-        self.inputs = inputs
-        self.directory = Path(directory)
-
-    def on_epoch_end(self, epoch, logs=None):
-        images = np.asarray(self.model.generate(**self.inputs))
-        write_png(self.directory / f"epoch_{epoch + 1:03d}.png", image_grid(images))
+from genkit.atomic import write_json
 
 
 class MetricsHistory(keras.callbacks.Callback):

@@ -17,14 +17,12 @@
 from __future__ import annotations
 
 import json
-import platform
-import sys
 from pathlib import Path
 
 import keras
 
 from genkit.errors import UserError
-from genkit.runtime.atomic import atomic_path, write_json
+from genkit.atomic import atomic_path, write_json
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "genkit.json"
@@ -81,7 +79,7 @@ class RunFolder:
             model.save(temporary)
 
     def export_serving(self, model, version: int) -> Path:
-        """Writes a TF Serving SavedModel of every ``model.serving_endpoints()`` to serving/<version>/."""
+        """Writes a TF Serving SavedModel of every serving endpoint the model declares to serving/<version>/."""
         destination = self.serving_dir / str(version)
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -93,10 +91,14 @@ class RunFolder:
         return destination
 
     def load_model(self):
-        """Loads model.keras (genkit's models are registered by importing genkit.models)."""
-        import genkit.models  # noqa: F401
+        """Loads model.keras (with every registered model family discovered first)."""
+        from genkit.registry import get_model_entry
 
-        self.read_metadata()
+        name = self.read_metadata()["model"]
+        try:
+            get_model_entry(name)  # discovers every family and plugin
+        except UserError as error:
+            raise UserError(f"{self.path}: {error} (is the package that provides '{name}' installed?)") from None
         if not self.model_path.is_file():
             raise UserError(f"{self.model_path}: missing; the run folder is incomplete")
         try:
@@ -116,19 +118,3 @@ def _read_json(path: Path, what: str) -> dict:
     if not isinstance(value, dict):
         raise UserError(f"{path}: corrupt {what} (expected a JSON object)")
     return value
-
-
-def library_versions() -> dict:
-    import numpy
-    import tensorflow as tf
-
-    import genkit
-
-    return {
-        "genkit": genkit.__version__,
-        "python": sys.version.split()[0],
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": numpy.__version__,
-        "platform": platform.platform(),
-    }

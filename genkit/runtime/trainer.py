@@ -20,7 +20,7 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from genkit.errors import TrainingDiverged
+from genkit.errors import TrainingDiverged, UserError
 from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
 STOP_COMPLETED = "completed"
@@ -28,14 +28,36 @@ STOP_TIME_LIMIT = "time_limit"
 STOP_SIGNAL = "signal"
 STOP_OTHER_WORKER = "other_worker"  # another worker of a multi-worker run had to stop
 
-_TRAINING_DATA_OPTIONS = tf.data.Options()
-# In-memory datasets have no files to shard by: every worker shards the data itself.
-_TRAINING_DATA_OPTIONS.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-# No autotuning: the end of an epoch (the iterator's deletion) often waited for tf.data's
-# autotuning thread to wake from its sleep in Model::OptimizeLoop (seen with gdb): 3-4 s of every
-# 10-s DCGAN epoch, up to 36 s of a 2-minute char-lstm one (benchmarks/epoch_end.py). The data is
-# in memory: there is nothing to tune.
-_TRAINING_DATA_OPTIONS.autotune.enabled = False
+
+
+def training_data_options(autotune: bool) -> tf.data.Options:
+    """How the trainer reads a dataset: every worker shards the data itself (in-memory datasets have no
+    files to shard by); tf.data autotuning only for data streamed from disk.
+
+    In-memory data trains without autotuning: the end of an epoch (the iterator's deletion) often
+    waited for tf.data's autotuning thread to wake from its sleep in Model::OptimizeLoop (seen with
+    gdb): 3-4 s of every 10-s DCGAN epoch, up to 36 s of a 2-minute char-lstm one
+    (benchmarks/epoch_end.py). Data in memory has nothing to tune.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.autotune.enabled = bool(autotune)
+    return options
+
+
+def steps_in_epoch(dataset: tf.data.Dataset, batch_size: int, data_name: str) -> int | None:
+    """Batches per epoch of ``dataset``: its cardinality, or None when unknown (a stream), which must
+    still give one batch; a one-line error when it gives none."""
+    cardinality = int(dataset.cardinality())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise UserError(f"--dataset {data_name}: the training data never ends (repeat it per epoch, not forever)")
+    if cardinality == tf.data.UNKNOWN_CARDINALITY:
+        for _ in dataset.take(1):
+            return None
+        cardinality = 0
+    if cardinality < 1:
+        raise UserError(f"--batch-size {batch_size}: larger than the training set of {data_name}")
+    return cardinality
 
 
 class Trainer:
@@ -47,6 +69,7 @@ class Trainer:
         checkpoint: the :class:`TrainingCheckpoint` of the run.
         jit: compile the train step with XLA.
         time_limit_seconds: stop cleanly (checkpoint saved) once this much time is spent.
+        autotune: tf.data autotuning of the training data (for data streamed from disk).
 
     Before every step the model hears how far the planned training has got
     (``set_training_progress``): the fraction of the planned epochs' steps,
@@ -54,12 +77,15 @@ class Trainer:
     ends when the budget does.
     """
 
-    def __init__(self, model, strategy, checkpoint: TrainingCheckpoint, jit=False, time_limit_seconds=None):
+    def __init__(self, model, strategy, checkpoint: TrainingCheckpoint, jit=False, time_limit_seconds=None,
+                 autotune=False):
         self.model = model
         self.strategy = strategy
         self.checkpoint = checkpoint
         self.jit = jit
         self.time_limit_seconds = time_limit_seconds
+        self.data_options = training_data_options(autotune)
+        self.steps_per_epoch: int | None = None
         self.stop_reason: str | None = None
         self.steps_run = 0
         self.seconds_training = 0.0
@@ -70,9 +96,17 @@ class Trainer:
         self.stop_reason = self.stop_reason or reason
         self.model.stop_training = True
 
-    def _progress(self, global_step: int, planned_steps: int, seconds: float) -> float:
-        """The fraction of the planned training done: of the planned steps, or of the time limit if further."""
-        progress = global_step / planned_steps
+    def global_steps(self, epoch: int, step_in_epoch: int) -> int | None:
+        """Steps since the run began at (epoch, step in it); None for a stream resumed mid-run (unknown length)."""
+        if self.steps_per_epoch is not None:
+            return epoch * self.steps_per_epoch + step_in_epoch
+        return self.steps_run if self._started_at_zero else None
+
+    _started_at_zero = True
+
+    def _progress(self, epoch: float, epochs: int, seconds: float) -> float:
+        """The fraction of the planned training done: of the planned epochs, or of the time limit if further."""
+        progress = epoch / epochs
         if self.time_limit_seconds:
             progress = max(progress, seconds / self.time_limit_seconds)
         return min(progress, 1.0)
@@ -130,14 +164,21 @@ class Trainer:
 
         ``make_dataset(epoch)`` gives the (per-epoch shuffled) dataset of that
         epoch, so a resumed run sees the very batches it would have seen.
+        ``steps_per_epoch`` is None for a stream of unknown length: an epoch
+        then ends when its dataset does.
         """
+        self.steps_per_epoch = steps_per_epoch
+        self._started_at_zero = (initial_epoch, initial_step) == (0, 0)
+
+        def epochs_done(epoch, step):  # fractional: for the learning-rate schedule
+            return epoch + (step / steps_per_epoch if steps_per_epoch else 0.0)
+
         callback_list = keras.callbacks.CallbackList(
             callbacks, add_history=True, add_progbar=verbose > 0, model=self.model,
             verbose=verbose, epochs=epochs, steps=steps_per_epoch,
         )
         distributed_step = self._distributed_step()
-        planned_steps = epochs * steps_per_epoch
-        progress = self._progress(initial_epoch * steps_per_epoch + initial_step, planned_steps, 0.0)
+        progress = self._progress(epochs_done(initial_epoch, initial_step), epochs, 0.0)
         started = time.monotonic()
         self.stop_reason = None
         self.model.stop_training = False
@@ -148,9 +189,10 @@ class Trainer:
                     metric.reset_state()
                 callback_list.on_epoch_begin(epoch)
                 first_step = initial_step if epoch == initial_epoch else 0
-                dataset = make_dataset(epoch).skip(first_step).with_options(_TRAINING_DATA_OPTIONS)
+                dataset = make_dataset(epoch).skip(first_step).with_options(self.data_options)
                 logs = {}
                 step = first_step
+                finished_epoch = True
                 for batch in self.strategy.experimental_distribute_dataset(dataset):
                     callback_list.on_train_batch_begin(step)
                     self.model.set_training_progress(progress)
@@ -163,12 +205,13 @@ class Trainer:
                     if self.time_limit_seconds and seconds >= self.time_limit_seconds:
                         self.request_stop(STOP_TIME_LIMIT)
                     stop, progress = self._agree(
-                        self.model.stop_training, self._progress(epoch * steps_per_epoch + step, planned_steps, seconds)
+                        self.model.stop_training, self._progress(epochs_done(epoch, step), epochs, seconds)
                     )
                     if stop:
                         self.request_stop(self.stop_reason or STOP_OTHER_WORKER)
+                        finished_epoch = steps_per_epoch is not None and step >= steps_per_epoch
                         break
-                if step >= steps_per_epoch:
+                if finished_epoch:
                     callback_list.on_epoch_end(epoch, logs)
                     self.checkpoint.save(epoch + 1, 0)
                 else:

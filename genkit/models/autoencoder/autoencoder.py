@@ -7,20 +7,20 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from genkit.errors import UserError
 from genkit.models.autoencoder.autoencoder_config import AutoencoderConfig
 from genkit.models.autoencoder.autoencoder_decoder import build_autoencoder_decoder
 from genkit.models.autoencoder.autoencoder_encoder import build_autoencoder_encoder
 from genkit.models.autoencoder.corruption import corrupt_images
 from genkit.models.autoencoder.reconstruction_grid import COLUMNS, ReconstructionGrid
-from genkit.models.encoder_decoder_task import EncoderDecoderTask
-from genkit.models.reconstruction_images import read_reconstruction_images
 from genkit.registry import register_model
+from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
+from genkit.tasks.encoder_decoder_task import EncoderDecoderTask
+from genkit.tasks.image_generation import image_declaration
+from genkit.tasks.reconstruction_images import RECONSTRUCT_OPTION, read_reconstruction_images
 
 NOISE_LEVEL_FIELDS = {"gaussian": "noise_std", "masking": "masking_fraction", "salt_and_pepper": "salt_and_pepper_fraction"}
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "ae",
     config=AutoencoderConfig,
@@ -44,7 +44,10 @@ class Autoencoder(EncoderDecoderTask):
     since the codes are batch-normalised).
     """
 
-    data_scale = "unit"
+    training_image_range = (0.0, 1.0)
+    generation_endpoint = "decode"
+    sampling_options = (RECONSTRUCT_OPTION,)
+    evaluation_options = ()
 
     def __init__(self, encoder, decoder, reconstruction_loss="bce", noise=None, noise_levels=None, **kwargs):
         super().__init__(encoder, decoder, **kwargs)
@@ -94,8 +97,8 @@ class Autoencoder(EncoderDecoderTask):
 
     # -- training ------------------------------------------------------------------------------
 
-    def train_step(self, data):
-        images = data[0] if isinstance(data, (tuple, list)) else data
+    def train_step(self, batch):
+        images = batch["images"] if isinstance(batch, dict) else batch  # plain Keras fit(images) too
         inputs = self.corrupt(images, self.noise, self.optimizer.iterations) if self.noise else images
         variables = self._trainable_network_variables()
         with tf.GradientTape() as tape:
@@ -138,20 +141,13 @@ class Autoencoder(EncoderDecoderTask):
     def latent_dim(self):
         return int(self.decoder.inputs[0].shape[-1])
 
-    @property
-    def image_shape(self):
-        return tuple(self.encoder.inputs[0].shape[1:])
-
-    def sample_inputs(self, num_samples, seed):
-        return {"code": np.random.default_rng(seed).standard_normal((num_samples, self.latent_dim)).astype("float32")}
-
     def generate(self, code):
         return self.decode(code)
 
     def generate_samples(self, num_samples, seed=0, reconstruct=None, **options):
         """Reconstructions of the first ``num_samples`` images of ``reconstruct`` (a .npy file);
         without it, decodes of N(0, I) codes (rough samples: an autoencoder has no prior)."""
-        self.reject_options(options)
+        self.check_options("sampling", options)
         if reconstruct is not None:
             images = read_reconstruction_images(reconstruct, self.image_shape)[:num_samples]
             return np.asarray(self.reconstruct(images), dtype=np.float32)
@@ -162,9 +158,9 @@ class Autoencoder(EncoderDecoderTask):
     def evaluation_metrics(self, data, num_samples=None, seed=0, **options):
         """``reconstruction_error`` (mean squared error per pixel) on the test split; for a denoising
         autoencoder also ``denoising_error_<noise>`` per noise type (and the noisy input's own error)."""
-        from genkit.models.vae.vae_evaluation import reconstruction_error
+        from genkit.evaluation.reconstruction import reconstruction_error
 
-        self.reject_options_of("evaluation", options)
+        self.check_options("evaluation", options)
         split = "test" if data.test_images is not None else "train"
         images = (data.test_images if split == "test" else data.train_images).astype(np.float32) / 255.0
         metrics = {
@@ -183,20 +179,17 @@ class Autoencoder(EncoderDecoderTask):
             metrics[f"noise_level_{noise}"] = float(self.noise_levels[noise])
         return metrics
 
-    def reject_options_of(self, command, options):
-        for name, value in options.items():
-            if value is not None:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(
-                    f"{flag}: not an option of '{self.registered_name}' {command} "
-                    "(autoencoders report reconstruction and denoising errors only)"
-                )
-
     # -- serving and export --------------------------------------------------------------------
 
-    def serving_endpoints(self):
-        image_spec = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
-        code_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="code")
+    def endpoints(self):
+        """``serving_default`` / ``reconstruct(images) -> reconstructions``, ``encode(images) -> code``,
+        ``decode(code) -> images``; images in [0, 1]."""
+        images = image_declaration("images", self.image_shape)
+        code = TensorDeclaration(
+            "code", "latent", "float32", (self.latent_dim,), distribution=StandardNormal(),
+            description="a code; N(0, I) draws decode to rough samples (an autoencoder has no prior)",
+        )
+        reconstructions = (image_declaration("reconstructions", self.image_shape),)
 
         def encode(images):
             return {"code": self.encode(images)}
@@ -208,10 +201,10 @@ class Autoencoder(EncoderDecoderTask):
             return {"reconstructions": self.reconstruct(images)}
 
         return {
-            "serving_default": (reconstruct, [image_spec]),
-            "reconstruct": (reconstruct, [image_spec]),
-            "encode": (encode, [image_spec]),
-            "decode": (decode, [code_spec]),
+            "serving_default": Endpoint("serving_default", reconstruct, (images,), reconstructions),
+            "reconstruct": Endpoint("reconstruct", reconstruct, (images,), reconstructions),
+            "encode": Endpoint("encode", encode, (images,), (TensorDeclaration("code", "latent", "float32", (self.latent_dim,)),)),
+            "decode": Endpoint("decode", decode, (code,), (images,)),
         }
 
     def get_config(self):

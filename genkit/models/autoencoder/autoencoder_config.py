@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from genkit.config import require
-from genkit.models.encoder_decoder_config import EncoderDecoderConfig
+from genkit.tasks.encoder_decoder_config import EncoderDecoderConfig
 
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import keras
-
 from genkit.models.autoencoder.autoencoder import Autoencoder
 from genkit.models.autoencoder.denoising_autoencoder_config import DenoisingAutoencoderConfig
 from genkit.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "dae",
     config=DenoisingAutoencoderConfig,

@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from genkit.image_grid import image_grid, write_png
+from genkit.data.image_grid import image_grid, write_png
 
 COLUMNS = 8
 

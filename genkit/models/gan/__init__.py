@@ -1,9 +1,10 @@
-"""What the GAN families share: config fields, networks, losses, gradient penalty, moving average, the GAN task."""
+"""The GAN family: dcgan, cgan and wgan-gp on one GAN task (two optimizers, adversarial losses, moving average)."""
 
-from genkit.models.gan.conv_discriminator import build_conv_discriminator
-from genkit.models.gan.conv_generator import build_conv_generator
+from genkit.models.gan.cgan import CGAN
+from genkit.models.gan.cgan_config import CGANConfig
+from genkit.models.gan.dcgan import DCGAN
+from genkit.models.gan.dcgan_config import DCGANConfig
 from genkit.models.gan.gan import GAN
 from genkit.models.gan.gan_config import GANConfig
-from genkit.models.gan.gan_losses import LOSSES, discriminator_loss, generator_loss
-from genkit.models.gan.gradient_penalty import gradient_penalty
-from genkit.models.gan.moving_average import build_moving_average, update_moving_average
+from genkit.models.gan.wgan_gp import WGANGP
+from genkit.models.gan.wgan_gp_config import WGANGPConfig

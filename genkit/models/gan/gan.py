@@ -11,10 +11,11 @@ from keras import ops
 from genkit.errors import UserError
 from genkit.models.gan.gan_losses import discriminator_loss, discriminator_score, generator_loss
 from genkit.models.gan.gradient_penalty import gradient_penalty
-from genkit.models.gan.moving_average import build_moving_average, update_moving_average
-from genkit.models.generative_task import GenerativeTask
-from genkit.models.loss_scaling import with_loss_scaling
-from genkit.models.noise import replica_normal, replica_uniform
+from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
+from genkit.tasks.image_generation import ImageGenerationTask, image_declaration
+from genkit.tasks.loss_scaling import with_loss_scaling
+from genkit.tasks.moving_average import build_moving_average, update_moving_average
+from genkit.tasks.noise import replica_normal, replica_uniform
 
 # Noise streams of one train step: latent batch k is stream k, interpolation weights k are stream 1000 + k.
 INTERPOLATION_STREAM = 1000
@@ -24,7 +25,7 @@ def _adam(learning_rate: float, config):
     return with_loss_scaling(keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2))
 
 
-class GAN(GenerativeTask):
+class GAN(ImageGenerationTask):
     """A GAN whose ``train_step`` updates the discriminator (critic), then the generator.
 
     Args:
@@ -44,7 +45,7 @@ class GAN(GenerativeTask):
             (WGAN-GP's n_critic). With more than one, each batch holds one real
             batch per discriminator update: images ``[batch, steps, H, W, C]``.
         gradient_penalty_weight: weight of the WGAN-GP gradient penalty (0: none).
-        num_classes: number of classes of a conditional model (``uses_labels``).
+        num_classes: number of classes of a conditional model (one that mixes in ``ClassConditioning``).
 
     One train step: for each of the ``discriminator_steps`` real batches, a
     fresh latent batch, ``G(z)``, and one discriminator update; then one
@@ -52,7 +53,7 @@ class GAN(GenerativeTask):
     (one generator pass serves both updates), then the moving average.
     Losses are averaged over the global batch; noise (latent batches,
     interpolation weights) is drawn statelessly from (seed, generator step,
-    stream) with :mod:`genkit.models.noise`, so replicas draw distinct rows of
+    stream) with :mod:`genkit.tasks.noise`, so replicas draw distinct rows of
     one global batch and a resumed run draws exactly what it would have drawn.
     """
 
@@ -107,7 +108,7 @@ class GAN(GenerativeTask):
 
     @classmethod
     def from_hyperparameters(cls, config):
-        if cls.uses_labels and not config.num_classes:
+        if cls.conditional and not config.num_classes:
             raise UserError(f"{cls.registered_name}: field 'num_classes' must be set (it is filled from the data)")
         generator = cls.build_generator(config)
         discriminator = cls.build_discriminator(config)
@@ -122,7 +123,7 @@ class GAN(GenerativeTask):
             loss=config.loss,
             label_smoothing=config.label_smoothing,
             ema_decay=config.ema_decay,
-            num_classes=config.num_classes if cls.uses_labels else None,
+            num_classes=config.num_classes if cls.conditional else None,
             name=cls.registered_name.replace("-", "_"),
             **cls.family_options(config),
         )
@@ -187,23 +188,23 @@ class GAN(GenerativeTask):
     # -- training ------------------------------------------------------------------------------
 
     def training_dataset(self, data, batch_size, shuffle_seed):
-        """Global batches; with ``discriminator_steps`` k > 1, k real batches per step as ``[batch, k, ...]``."""
+        """Global dict batches; with ``discriminator_steps`` k > 1, k real batches per step as ``[batch, k, ...]``."""
         steps = self.discriminator_steps
         dataset = super().training_dataset(data, batch_size * steps, shuffle_seed)
         if steps == 1:
             return dataset
 
-        def group(*tensors):
-            grouped = tuple(tf.reshape(t, [batch_size, steps, *t.shape[1:]]) for t in tensors)
-            return grouped if len(grouped) > 1 else grouped[0]
+        def group(batch):
+            return {name: tf.reshape(t, [batch_size, steps, *t.shape[1:]]) for name, t in batch.items()}
 
         return dataset.map(group)
 
-    def _unpack(self, data):
-        if self.num_classes:
-            images, labels = data
-            return images, tf.cast(labels, tf.int32)
-        return (data[0] if isinstance(data, (tuple, list)) else data), None
+    def _unpack(self, batch):
+        """(images, labels or None) of a dict batch (plain Keras ``fit(images)`` passes the images alone)."""
+        if not isinstance(batch, dict):
+            batch = {"images": batch[0] if isinstance(batch, (tuple, list)) else batch}
+        labels = tf.cast(batch["labels"], tf.int32) if self.num_classes else None
+        return batch["images"], labels
 
     @staticmethod
     def _apply(optimizer, scaled_loss, variables, tape):
@@ -286,12 +287,6 @@ class GAN(GenerativeTask):
 
     # -- sampling ------------------------------------------------------------------------------
 
-    def sample_inputs(self, num_samples, seed):
-        inputs = {"z": np.random.default_rng(seed).standard_normal((num_samples, self.latent_dim)).astype("float32")}
-        if self.num_classes:
-            inputs["label"] = self.sample_labels(num_samples)
-        return inputs
-
     def generate(self, z, label=None):
         if self.num_classes and label is None:
             raise ValueError(f"{type(self).__name__} is conditional: generate(z, label) needs the class ids")
@@ -304,7 +299,7 @@ class GAN(GenerativeTask):
         """Images from ``num_samples`` latent draws of ``seed``; all of class ``label`` when given (conditional models)."""
         if not self.num_classes:
             return super().generate_samples(num_samples, seed, label=label, **options)
-        self.reject_options(options)
+        self.check_options("sampling", options)
         inputs = self.sample_inputs(num_samples, seed)
         if label is not None:
             inputs["label"] = self.sample_labels(num_samples, label)
@@ -312,20 +307,25 @@ class GAN(GenerativeTask):
 
     # -- serving -------------------------------------------------------------------------------
 
-    def serving_endpoints(self):
-        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
+    @property
+    def image_shape(self):
+        return tuple(self.generator.outputs[0].shape[1:])
+
+    def endpoints(self):
+        """``serving_default(z[, label]) -> images`` in [0, 1], z drawn from a standard normal."""
+        z = TensorDeclaration("z", "latent", "float32", (self.latent_dim,), distribution=StandardNormal(),
+                              description="the latent code")
+        images = image_declaration("images", self.image_shape, "generated images")
         if self.num_classes:
             def serve_conditional(z, label):
                 return {"images": self.generate(z, label)}
 
-            return {
-                "serving_default": (serve_conditional, [z_spec, tf.TensorSpec([None], tf.int32, name="label")])
-            }
+            return {"serving_default": Endpoint("serving_default", serve_conditional, (z, self.label_declaration()), (images,))}
 
         def serve(z):
             return {"images": self.generate(z)}
 
-        return {"serving_default": (serve, [z_spec])}
+        return {"serving_default": Endpoint("serving_default", serve, (z,), (images,))}
 
     def export_metadata(self):
         return {"num_classes": self.num_classes} if self.num_classes else {}

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import keras
-
 from genkit.models.language_model.char_lstm_config import CharLSTMConfig
 from genkit.models.language_model.language_model import LanguageModel
 from genkit.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "char-lstm",
     config=CharLSTMConfig,

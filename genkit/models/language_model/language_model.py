@@ -13,14 +13,23 @@ from genkit.data.text_corpus import load_text_corpus
 from genkit.data.text_tokenizer import OOV_TOKEN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
 from genkit.layers import TokenEmbedding
-from genkit.models.generative_task import GenerativeTask
-from genkit.models.learning_rate_schedule import scheduled_learning_rate
-from genkit.models.loss_scaling import with_loss_scaling
+from genkit.options import Option, non_negative_float, positive_int, probability
+from genkit.signatures import Endpoint, TensorDeclaration
+from genkit.tasks.generative_task import GenerativeTask
+from genkit.tasks.learning_rate_schedule import scheduled_learning_rate
+from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.models.language_model.language_model_network import build_language_model_network, state_names
 from genkit.models.language_model.sampling import choose_next
 
 EVALUATION_STREAMS = 32
 EVALUATION_CHUNK = 256
+SAMPLING_OPTIONS = (
+    Option("prompt", "text models: the text to continue", str, "TEXT"),
+    Option("length", "text models: tokens to generate", positive_int, "N"),
+    Option("temperature", "text models: 0 is greedy", non_negative_float, "T"),
+    Option("top_k", "text models: sample from the K likeliest", positive_int, "K"),
+    Option("top_p", "text models: nucleus sampling, cumulative probability P", probability, "P"),
+)
 
 
 class LanguageModel(GenerativeTask):
@@ -42,8 +51,11 @@ class LanguageModel(GenerativeTask):
     a graph that the string serving signature and ``genkit sample`` share.
     """
 
+    data_fields = ("text",)
+    example_unit = "windows"
     sample_file_types = (".txt",)
     final_samples_file = "samples.txt"
+    sampling_options = SAMPLING_OPTIONS
     default_length = 200
 
     def __init__(self, network, level, cell, num_layers, units, vocabulary, lowercase=False, sequence_length=128,
@@ -115,8 +127,9 @@ class LanguageModel(GenerativeTask):
         logits, *_ = self.network([tokens, *self.zero_states(tf.shape(tokens)[0])], training=training)
         return logits
 
-    def train_step(self, data):
-        inputs, targets = data[:, :-1], data[:, 1:]
+    def train_step(self, batch):
+        tokens = batch["tokens"] if isinstance(batch, dict) else batch  # plain Keras fit(windows) too
+        inputs, targets = tokens[:, :-1], tokens[:, 1:]
         with tf.GradientTape() as tape:
             logits = self(inputs, training=True)
             per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
@@ -132,9 +145,12 @@ class LanguageModel(GenerativeTask):
     # -- training data -------------------------------------------------------------------------
 
     @classmethod
-    def prepare_data(cls, model_config, train_config):
-        """The text corpus of ``--dataset``; fills the config's vocabulary from its training part."""
-        corpus = load_text_corpus(train_config.dataset, model_config.validation_fraction, model_config.encoding_errors)
+    def data_options(cls, model_config) -> dict:
+        return {"validation_fraction": model_config.validation_fraction, "encoding_errors": model_config.encoding_errors}
+
+    @classmethod
+    def complete_config(cls, model_config, corpus, spec: str):
+        """Fills the vocabulary from the corpus' training part; tokenises it (``corpus.train_ids``)."""
         if model_config.vocabulary is None:
             vocabulary = TextTokenizer.build_vocabulary(
                 model_config.level, corpus.train_documents, model_config.lowercase, model_config.max_vocabulary,
@@ -148,10 +164,10 @@ class LanguageModel(GenerativeTask):
                 f"--dataset {corpus.name}: the training text ({corpus.source}) has {len(corpus.train_ids)} tokens, "
                 f"shorter than one training window of sequence_length + 1 = {window} tokens"
             )
-        return corpus, model_config
+        return model_config
 
     def training_dataset(self, data, batch_size: int, shuffle_seed: int):
-        """Windows of ``sequence_length + 1`` tokens, from an offset that changes every epoch, shuffled."""
+        """``{"tokens": windows of sequence_length + 1}``, from an offset that changes every epoch, shuffled."""
         ids = data.train_ids
         length = self.sequence_length
         windows = (len(ids) - 1) // length
@@ -159,7 +175,7 @@ class LanguageModel(GenerativeTask):
         offset = int(np.random.default_rng(shuffle_seed).integers(0, slack + 1))
         starts = offset + length * np.arange(windows)
         sequences = ids[starts[:, None] + np.arange(length + 1)]
-        dataset = tf.data.Dataset.from_tensor_slices(sequences)
+        dataset = tf.data.Dataset.from_tensor_slices({"tokens": sequences})
         dataset = dataset.shuffle(len(sequences), seed=shuffle_seed, reshuffle_each_iteration=False)
         return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
@@ -173,7 +189,7 @@ class LanguageModel(GenerativeTask):
 
     def training_callbacks(self, run, num_samples: int, seed: int) -> list:
         from genkit.models.language_model.text_samples import TextSamples
-        from genkit.runtime.atomic import write_json
+        from genkit.atomic import write_json
 
         write_json(Path(run.path) / "vocabulary.json", self.tokenizer.description())
         return [TextSamples(run.samples_dir, length=self.default_length, seed=seed)]
@@ -276,7 +292,7 @@ class LanguageModel(GenerativeTask):
     def generate_samples(self, num_samples: int, seed: int = 0, prompt=None, length=None, temperature=None,
                          top_k=None, top_p=None, **options):
         """``num_samples`` texts: ``prompt`` (default: none, start of a document) and ``length`` tokens after it."""
-        super().reject_options(options)
+        self.check_options("sampling", options)
         inputs = self.generation_inputs(
             [prompt or ""] * num_samples, self.default_length if length is None else length,
             1.0 if temperature is None else temperature, top_k, top_p, seed,
@@ -285,18 +301,13 @@ class LanguageModel(GenerativeTask):
 
     def write_samples(self, path, samples) -> None:
         """One text, or every text under a ``=== sample N ===`` line; UTF-8, written atomically."""
-        from genkit.runtime.atomic import write_bytes
+        from genkit.atomic import write_bytes
 
         samples = list(samples)
         text = samples[0] + "\n" if len(samples) == 1 else "".join(
             f"=== sample {index + 1} ===\n{sample}\n\n" for index, sample in enumerate(samples)
         )
         write_bytes(Path(path), text.encode("utf-8"))
-
-    def option_hint(self, name: str) -> str:
-        return {"label": "it is not a conditional model", "reconstruct": "it has no encoder"}.get(
-            name, "it is a text model"
-        )
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -323,7 +334,7 @@ class LanguageModel(GenerativeTask):
         predicted too. Word models' bits per character divide the same total
         by the number of characters, so char and word models compare.
         """
-        self.reject_options(options)
+        self.check_options("evaluation", options)
         documents = data.validation_documents or data.train_documents
         ids = np.asarray([self.end_id, *self.tokenizer.encode_documents(documents)], np.int32)
         predictions = len(ids) - 1
@@ -360,31 +371,46 @@ class LanguageModel(GenerativeTask):
 
     # -- serving and export --------------------------------------------------------------------
 
-    def _text_signature(self):
-        return [
-            tf.TensorSpec([None], tf.string, name="prompt"),
-            tf.TensorSpec([None], tf.int32, name="length"),
-            tf.TensorSpec([None], tf.float32, name="temperature"),
-            tf.TensorSpec([None], tf.int32, name="top_k"),
-            tf.TensorSpec([None], tf.float32, name="top_p"),
-            tf.TensorSpec([None], tf.int32, name="seed"),
-        ]
+    def _text_declarations(self) -> tuple[TensorDeclaration, ...]:
+        return (
+            TensorDeclaration("prompt", "text", "string", (), description="the text to continue (may be empty)"),
+            TensorDeclaration("length", "parameter", "int32", (), description="tokens to generate"),
+            TensorDeclaration("temperature", "parameter", "float32", (), description="0 is greedy"),
+            TensorDeclaration("top_k", "parameter", "int32", (), description="0: no top-k cut"),
+            TensorDeclaration("top_p", "parameter", "float32", (), value_range=(0.0, 1.0), description="1: no nucleus cut"),
+            TensorDeclaration("seed", "parameter", "int32", (), description="the same seed gives the same text"),
+        )
 
-    def serving_endpoints(self):
+    def _text_signature(self):
+        return [declaration.tensor_spec() for declaration in self._text_declarations()]
+
+    def endpoints(self):
+        """``serving_default``: strings in, strings out (the tokeniser in the graph; SavedModel only);
+        ``step``: one token and the recurrent states in, logits and the next states out (edge exports)."""
+
         def serve(prompt, length, temperature, top_k, top_p, seed):
             return self.generate_text(prompt, length, temperature, top_k, top_p, seed)
 
-        return {"serving_default": (serve, self._text_signature())}
-
-    def edge_endpoints(self):
         def step(token, *states):
             logits, next_states = self.step(token, list(states))
             return {"logits": logits, **{f"next_{name}": s for name, s in zip(self.state_names, next_states)}}
 
-        signature = [tf.TensorSpec([None], tf.int32, name="token")] + [
-            tf.TensorSpec([None, self.units], tf.float32, name=name) for name in self.state_names
-        ]
-        return {"step": (step, signature)}
+        texts = (
+            TensorDeclaration("text", "text", "string", (), description="the prompt and its continuation"),
+            TensorDeclaration("generated", "text", "string", (), description="the continuation alone"),
+        )
+        states = tuple(TensorDeclaration(name, "state", "float32", (self.units,)) for name in self.state_names)
+        step_outputs = (
+            TensorDeclaration("logits", "logits", "float32", (len(self.vocabulary),)),
+            *(TensorDeclaration(f"next_{d.name}", "state", "float32", d.shape) for d in states),
+        )
+        token = TensorDeclaration(
+            "token", "tokens", "int32", (), value_range=(0, len(self.vocabulary) - 1), description="the current token id",
+        )
+        return {
+            "serving_default": Endpoint("serving_default", serve, self._text_declarations(), texts, edge=False),
+            "step": Endpoint("step", step, (token, *states), step_outputs, serving=False),
+        }
 
     def endpoint_inputs(self, endpoint: str, num_samples: int, seed: int, data=None) -> dict:
         rng = np.random.default_rng(seed)
@@ -413,7 +439,7 @@ class LanguageModel(GenerativeTask):
         """The step model's cost: bits per character over held-out text, Keras vs export, and greedy agreement."""
         if endpoint != "step":
             return super().export_quality(endpoint, run_export, data=data, num_samples=num_samples, seed=seed)
-        from genkit.models.language_model.export_quality import step_export_quality
+        from genkit.models.language_model.step_export_cost import step_export_quality
 
         return step_export_quality(self, run_export, data, num_samples=num_samples, seed=seed)
 

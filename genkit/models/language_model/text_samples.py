@@ -6,7 +6,7 @@ from pathlib import Path
 
 import keras
 
-from genkit.runtime.atomic import write_bytes
+from genkit.atomic import write_bytes
 
 TEMPERATURES = (0.0, 0.5, 1.0)
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import keras
-
 from genkit.models.language_model.language_model import LanguageModel
 from genkit.models.language_model.word_lstm_config import WordLSTMConfig
 from genkit.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "word-lstm",
     config=WordLSTMConfig,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import keras
-
 from genkit.models.vae.beta_vae_config import BetaVAEConfig
 from genkit.models.vae.vae import VAE
 from genkit.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "beta-vae",
     config=BetaVAEConfig,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import keras
-
 from genkit.models.vae.cvae_config import CVAEConfig
 from genkit.models.vae.vae import VAE
 from genkit.registry import register_model
+from genkit.tasks.class_conditioning import LABEL_OPTION, ClassConditioning
+from genkit.tasks.reconstruction_images import RECONSTRUCT_OPTION
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "cvae",
     config=CVAEConfig,
@@ -17,13 +16,13 @@ from genkit.registry import register_model
     description="Class-conditional VAE (Sohn et al. 2015): sample a chosen class",
     train_defaults={"epochs": 30, "batch_size": 64, "num_sample_images": 100},
 )
-class CVAE(VAE):
+class CVAE(ClassConditioning, VAE):
     """:class:`VAE` with q(z|x, y) and p(x|z, y); trains on (images, labels) batches.
 
     ``generate(z=..., label=...)``; ``genkit sample --label K`` draws class K.
     """
 
-    uses_labels = True
+    sampling_options = (LABEL_OPTION, RECONSTRUCT_OPTION)
 
     def evaluation_metrics(self, data, num_samples=None, seed=0, **options):
         """The VAE metrics plus ``conditioning_accuracy`` (and per class): the share of samples asked

@@ -8,9 +8,12 @@ import tensorflow as tf
 from keras import ops
 
 from genkit.errors import UserError
-from genkit.models.encoder_decoder_task import EncoderDecoderTask
-from genkit.models.noise import replica_normal
-from genkit.models.reconstruction_images import read_reconstruction_images
+from genkit.options import Option, positive_int
+from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
+from genkit.tasks.encoder_decoder_task import EncoderDecoderTask
+from genkit.tasks.image_generation import FEATURES_OPTION, image_declaration
+from genkit.tasks.noise import replica_normal
+from genkit.tasks.reconstruction_images import RECONSTRUCT_OPTION, read_reconstruction_images
 from genkit.models.vae.kl_warmup import kl_weight
 from genkit.models.vae.vae_config import VAEConfig
 from genkit.models.vae.vae_decoder import build_vae_decoder
@@ -19,7 +22,6 @@ from genkit.models.vae.vae_losses import bernoulli_log_likelihood, gaussian_kl, 
 from genkit.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "vae",
     config=VAEConfig,
@@ -41,14 +43,19 @@ class VAE(EncoderDecoderTask):
         num_classes: classes of a conditional model (cvae), else None.
 
     The reparameterisation noise is drawn statelessly from (seed, optimizer
-    step) with :func:`genkit.models.noise.replica_normal`: every replica draws
+    step) with :func:`genkit.tasks.noise.replica_normal`: every replica draws
     its own rows, and a resumed run draws what it would have drawn.
     ``call(images)`` (``call([images, labels])`` for cvae) is the
     deterministic reconstruction (the decoder's mean at the posterior mean);
     ``generate(z=...)`` decodes latent codes to images in [0, 1].
     """
 
-    data_scale = "unit"
+    training_image_range = (0.0, 1.0)
+    sampling_options = (RECONSTRUCT_OPTION,)
+    evaluation_options = (
+        FEATURES_OPTION,
+        Option("importance_samples", "VAEs: importance samples per image for the NLL", positive_int, "K"),
+    )
 
     def __init__(
         self, encoder, decoder, latent_dim, decoder_distribution="bernoulli", beta=1.0, kl_warmup_steps=0,
@@ -67,7 +74,7 @@ class VAE(EncoderDecoderTask):
 
     @classmethod
     def from_hyperparameters(cls, config: VAEConfig):
-        if cls.uses_labels and not config.num_classes:
+        if cls.conditional and not config.num_classes:
             raise UserError(f"{cls.registered_name}: field 'num_classes' must be set (it is filled from the data)")
         return cls(
             encoder=build_vae_encoder(config),
@@ -128,11 +135,10 @@ class VAE(EncoderDecoderTask):
 
     # -- training ------------------------------------------------------------------------------
 
-    def train_step(self, data):
-        if self.num_classes:
-            images, labels = data
-        else:
-            images, labels = (data[0] if isinstance(data, (tuple, list)) else data), None
+    def train_step(self, batch):
+        if not isinstance(batch, dict):  # plain Keras fit(images)
+            batch = {"images": batch[0] if isinstance(batch, (tuple, list)) else batch}
+        images, labels = batch["images"], (batch["labels"] if self.num_classes else None)
         batch_size = ops.shape(images)[0]
         weight = self.current_kl_weight()
         epsilon = replica_normal(self.noise_seed, self.optimizer.iterations, 0, batch_size, self.latent_dim)
@@ -156,12 +162,6 @@ class VAE(EncoderDecoderTask):
 
     # -- samples -------------------------------------------------------------------------------
 
-    def sample_inputs(self, num_samples, seed):
-        inputs = {"z": np.random.default_rng(seed).standard_normal((num_samples, self.latent_dim)).astype("float32")}
-        if self.num_classes:
-            inputs["label"] = self.sample_labels(num_samples)
-        return inputs
-
     def generate(self, z, label=None):
         return self.decode(z, label)
 
@@ -171,7 +171,7 @@ class VAE(EncoderDecoderTask):
         With ``reconstruct``, the first ``num_samples`` images of the file are
         reconstructed (deterministically); cvae needs the images' ``label``.
         """
-        self.reject_options({**options, "label": label if not self.num_classes else None})
+        self.check_options("sampling", {**options, "label": label})
         if reconstruct is not None:
             if self.num_classes and label is None:
                 raise UserError(
@@ -201,51 +201,34 @@ class VAE(EncoderDecoderTask):
 
     # -- serving and export --------------------------------------------------------------------
 
-    @property
-    def image_shape(self):
-        return tuple(self.encoder.inputs[0].shape[1:])
+    def endpoints(self):
+        """``serving_default`` / ``decode(z[, label]) -> images``, ``encode(images[, label]) -> mean, log_var``,
+        ``reconstruct(images[, label]) -> reconstructions``; images in [0, 1]."""
+        z = TensorDeclaration("z", "latent", "float32", (self.latent_dim,), distribution=StandardNormal(),
+                              description="a latent code; the prior is a standard normal")
+        images = image_declaration("images", self.image_shape)
+        posterior = (
+            TensorDeclaration("mean", "latent", "float32", (self.latent_dim,), description="mean of q(z|x)"),
+            TensorDeclaration("log_var", "latent", "float32", (self.latent_dim,), description="log variance of q(z|x)"),
+        )
+        reconstructions = image_declaration("reconstructions", self.image_shape, "the decoder's mean at the posterior mean")
+        label = (self.label_declaration(),) if self.num_classes else ()
 
-    def _image_spec(self):
-        return tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
+        def decode(z, *label):
+            return {"images": self.decode(z, *label)}
 
-    def serving_endpoints(self):
-        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
-        image_spec = self._image_spec()
-        if self.num_classes:
-            label_spec = tf.TensorSpec([None], tf.int32, name="label")
-
-            def decode(z, label):
-                return {"images": self.decode(z, label)}
-
-            def encode(images, label):
-                mean, log_var = self.encode(images, label)
-                return {"mean": mean, "log_var": log_var}
-
-            def reconstruct(images, label):
-                return {"reconstructions": self.reconstruct(images, label)}
-
-            return {
-                "serving_default": (decode, [z_spec, label_spec]),
-                "decode": (decode, [z_spec, label_spec]),
-                "encode": (encode, [image_spec, label_spec]),
-                "reconstruct": (reconstruct, [image_spec, label_spec]),
-            }
-
-        def decode(z):
-            return {"images": self.decode(z)}
-
-        def encode(images):
-            mean, log_var = self.encode(images)
+        def encode(images, *label):
+            mean, log_var = self.encode(images, *label)
             return {"mean": mean, "log_var": log_var}
 
-        def reconstruct(images):
-            return {"reconstructions": self.reconstruct(images)}
+        def reconstruct(images, *label):
+            return {"reconstructions": self.reconstruct(images, *label)}
 
         return {
-            "serving_default": (decode, [z_spec]),
-            "decode": (decode, [z_spec]),
-            "encode": (encode, [image_spec]),
-            "reconstruct": (reconstruct, [image_spec]),
+            "serving_default": Endpoint("serving_default", decode, (z, *label), (image_declaration("images", self.image_shape),)),
+            "decode": Endpoint("decode", decode, (z, *label), (image_declaration("images", self.image_shape),)),
+            "encode": Endpoint("encode", encode, (images, *label), posterior),
+            "reconstruct": Endpoint("reconstruct", reconstruct, (images, *label), (reconstructions,)),
         }
 
     def export_metadata(self):

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from genkit.errors import UserError
+from genkit.evaluation.reconstruction import reconstruction_error
 from genkit.models.vae.vae_losses import diagonal_normal_log_density, gaussian_kl
 
 DEFAULT_IMPORTANCE_SAMPLES = 100
@@ -72,19 +73,6 @@ def importance_weighted_bounds(model, images, labels=None, importance_samples=DE
         elbo.append(sum_log_px / importance_samples - kl.numpy())
         log_likelihood.append(log_sum_weights - math.log(importance_samples))
     return np.concatenate(elbo), np.concatenate(log_likelihood)
-
-
-def reconstruction_error(reconstruct, images, labels=None, targets=None, batch_size=500) -> float:
-    """Mean squared error per pixel (images in [0, 1]) between ``reconstruct(images[, labels])`` and
-    ``targets`` (default: the images themselves; the clean images when ``images`` are corrupted)."""
-    targets = images if targets is None else targets
-    total = 0.0
-    for start in range(0, len(images), batch_size):
-        batch = np.asarray(images[start : start + batch_size], np.float32)
-        arguments = (batch,) if labels is None else (batch, np.asarray(labels[start : start + batch_size], np.int32))
-        outputs = np.asarray(reconstruct(*arguments), np.float64)
-        total += float(np.sum(np.square(outputs - targets[start : start + batch_size])))
-    return total / targets.size
 
 
 def likelihood_description(model) -> str:

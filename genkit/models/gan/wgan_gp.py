@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import keras
-
+from genkit.models.gan.conv_discriminator import build_conv_discriminator
+from genkit.models.gan.conv_generator import build_conv_generator
 from genkit.models.gan.gan import GAN
-from genkit.models.wgan_gp.wgan_gp_config import WGANGPConfig
-from genkit.models.wgan_gp.wgan_gp_critic import build_wgan_gp_critic
-from genkit.models.wgan_gp.wgan_gp_generator import build_wgan_gp_generator
+from genkit.models.gan.wgan_gp_config import WGANGPConfig
 from genkit.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "wgan-gp",
     config=WGANGPConfig,
@@ -31,11 +28,12 @@ class WGANGP(GAN):
 
     @classmethod
     def build_generator(cls, config, name="generator"):
-        return build_wgan_gp_generator(config, name=name)
+        return build_conv_generator(config, name=name)
 
     @classmethod
     def build_discriminator(cls, config):
-        return build_wgan_gp_critic(config)
+        # One unbounded critic value per image (no batch norm: the penalty is per example).
+        return build_conv_discriminator(config)
 
     @classmethod
     def family_options(cls, config):

@@ -1,7 +1,7 @@
 """What a quantised export costs in an image model's own metric: FID/KID of the export's images vs Keras'.
 
-The default of :meth:`GenerativeTask.export_quality`; families whose outputs
-are not images (text step models, encoders) override that hook.
+What :meth:`ImageGenerationTask.export_quality` measures, for the outputs an
+endpoint declares as images; plus the helpers every task's export cost uses.
 """
 
 from __future__ import annotations
@@ -28,20 +28,8 @@ def aligned_rows(inputs: dict) -> dict[str, np.ndarray]:
 
 
 def endpoint_runner(model, endpoint: str):
-    """A numpy-in, numpy-out runner of one of ``model``'s edge or serving endpoints (Keras, eager)."""
-    import tensorflow as tf
-
-    function, signature = {**model.serving_endpoints(), **model.edge_endpoints()}[endpoint]
-
-    def run(inputs):
-        outputs = function(*[tf.convert_to_tensor(inputs[spec.name], dtype=spec.dtype) for spec in signature])
-        return {name: np.asarray(value) for name, value in outputs.items()}
-
-    return run
-
-
-def is_image_batch(array: np.ndarray) -> bool:
-    return array.ndim == 4 and array.dtype.kind == "f" and array.shape[-1] in (1, 3, 4)
+    """A numpy-in, numpy-out runner of one of ``model``'s endpoints (Keras, eager)."""
+    return model.endpoints()[endpoint].call
 
 
 def reference_images(data):
@@ -69,13 +57,14 @@ def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples
     except NotImplementedError:
         return {"skipped": f"no example inputs for '{endpoint}'"}
     inputs = aligned_rows(inputs)
+    declared = model.endpoints()[endpoint]
+    image_outputs = sorted(d.name for d in declared.outputs_of("image"))
+    if not image_outputs:
+        return {"skipped": f"no task metric for outputs {declared.describe()['outputs'].keys()} (not images)"}
     keras_runner = endpoint_runner(model, endpoint)
     keras_outputs = run_in_batches(keras_runner, inputs)
     export_outputs = run_in_batches(run_export, inputs)
-    image_outputs = sorted(name for name, value in keras_outputs.items() if is_image_batch(value))
-    if not image_outputs:
-        return {"skipped": f"no task metric for outputs {sorted(keras_outputs)} (not images)"}
-    reconstruction = _reconstruction_errors(inputs, keras_outputs, export_outputs, image_outputs)
+    reconstruction = _reconstruction_errors(declared, inputs, keras_outputs, export_outputs)
     reference, split = reference_images(data)
     if reference is None:
         skipped = {"skipped": "the run's images are not available here (no reference for FID/KID)"}
@@ -123,17 +112,19 @@ def image_quality_delta(model, endpoint: str, run_export, data=None, num_samples
     return result
 
 
-def _reconstruction_errors(inputs, keras_outputs, export_outputs, image_outputs) -> dict:
-    """Image outputs that reconstruct an image input of the same shape: mean squared error of each side, and delta."""
+def _reconstruction_errors(declared, inputs, keras_outputs, export_outputs) -> dict:
+    """Declared image outputs of an endpoint that also takes an image of that shape (it reconstructs it):
+    the mean squared error of each side against that input, and the delta."""
     errors = {}
-    for name in image_outputs:
-        sources = [value for value in inputs.values() if np.shape(value) == keras_outputs[name].shape]
+    image_inputs = declared.outputs_of("image") and [d for d in declared.inputs if d.modality == "image"]
+    for output in declared.outputs_of("image"):
+        sources = [d.name for d in image_inputs if d.shape == output.shape]
         if not sources:
             continue
-        target = np.asarray(sources[0], np.float64)
-        keras_error = float(np.mean((keras_outputs[name] - target) ** 2))
-        export_error = float(np.mean((export_outputs[name] - target) ** 2))
-        errors[name] = {
+        target = np.asarray(inputs[sources[0]], np.float64)
+        keras_error = float(np.mean((keras_outputs[output.name] - target) ** 2))
+        export_error = float(np.mean((export_outputs[output.name] - target) ** 2))
+        errors[output.name] = {
             "keras_mse": keras_error, "export_mse": export_error, "reconstruction_error_delta": export_error - keras_error,
         }
     return errors

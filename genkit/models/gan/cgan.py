@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import keras
-
-from genkit.models.cgan.cgan_config import CGANConfig
-from genkit.models.cgan.cgan_discriminator import build_cgan_discriminator
-from genkit.models.cgan.cgan_generator import build_cgan_generator
+from genkit.models.gan.cgan_config import CGANConfig
+from genkit.models.gan.conv_discriminator import build_conv_discriminator
+from genkit.models.gan.conv_generator import build_conv_generator
 from genkit.models.gan.gan import GAN
 from genkit.registry import register_model
+from genkit.tasks.class_conditioning import LABEL_OPTION, ClassConditioning
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "cgan",
     config=CGANConfig,
@@ -19,7 +17,7 @@ from genkit.registry import register_model
     description="Class-conditional GAN: label embedding in the generator, projection discriminator; sample a chosen class",
     train_defaults={"epochs": 50, "batch_size": 64, "num_sample_images": 100},
 )
-class CGAN(GAN):
+class CGAN(ClassConditioning, GAN):
     """A :class:`~genkit.models.gan.GAN` conditioned on class labels; trains on (images, labels) batches.
 
     Fake images are generated for the classes of the real batch, so the
@@ -28,11 +26,12 @@ class CGAN(GAN):
     ``serving_default(z, label) -> images``.
     """
 
-    uses_labels = True
+    sampling_options = (LABEL_OPTION,)
 
     @classmethod
     def build_generator(cls, config, name="generator"):
-        return build_cgan_generator(config, name=name)
+        # [z, label] -> images: the label's learned embedding is concatenated to z.
+        return build_conv_generator(config, num_classes=config.num_classes, name=name)
 
     def evaluation_metrics(self, data, num_samples=None, seed=0, **options):
         """The image-generator metrics plus conditioning accuracy.
@@ -50,4 +49,5 @@ class CGAN(GAN):
 
     @classmethod
     def build_discriminator(cls, config):
-        return build_cgan_discriminator(config)
+        # [images, label] -> logit: a projection discriminator.
+        return build_conv_discriminator(config, num_classes=config.num_classes)

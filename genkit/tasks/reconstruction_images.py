@@ -7,6 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from genkit.errors import UserError
+from genkit.options import Option
+
+RECONSTRUCT_OPTION = Option(
+    "reconstruct", "models with an encoder: reconstruct these images instead", str, "IMAGES.npy",
+)
 
 
 def read_reconstruction_images(path: str | Path, image_shape) -> np.ndarray:
@@ -37,14 +42,3 @@ def read_reconstruction_images(path: str | Path, image_shape) -> np.ndarray:
             f"--reconstruct {path}: values range over [{images.min():.3g}, {images.max():.3g}]; expected {allowed}"
         )
     return images.astype(np.float32)
-
-
-def example_images(num_samples: int, seed: int, image_shape, data=None) -> np.ndarray:
-    """float32 images in [0, 1] for an endpoint that takes images: ``num_samples`` of ``data``'s training images
-    drawn with ``seed`` (repeating only when the data has fewer), else a seeded uniform draw."""
-    rng = np.random.default_rng(seed)
-    if data is None:
-        return rng.uniform(0, 1, (num_samples, *image_shape)).astype(np.float32)
-    count = len(data.train_images)
-    indices = rng.choice(count, num_samples, replace=num_samples > count)
-    return data.train_images[indices].astype(np.float32) / 255.0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import keras
 
-from genkit.models.generative_task import GenerativeTask
-from genkit.models.loss_scaling import with_loss_scaling
+from genkit.tasks.image_generation import ImageGenerationTask
+from genkit.tasks.loss_scaling import with_loss_scaling
 
 
-class EncoderDecoderTask(GenerativeTask):
+class EncoderDecoderTask(ImageGenerationTask):
     """A task made of an ``encoder`` and a ``decoder`` network trained together by one optimizer.
 
     Args:
@@ -31,6 +31,10 @@ class EncoderDecoderTask(GenerativeTask):
         self.noise_seed = int(seed)
         optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
         self.compile(optimizer=with_loss_scaling(optimizer))
+
+    @property
+    def image_shape(self):
+        return tuple(self.encoder.inputs[0].shape[1:])
 
     def checkpoint_objects(self):
         return {"encoder": self.encoder, "decoder": self.decoder, "optimizer": self.optimizer}

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from genkit.export_quality import endpoint_runner
+from genkit.evaluation.export_cost import endpoint_runner
 
 STREAMS = 32
 GREEDY_PROMPTS = 4

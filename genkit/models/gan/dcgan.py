@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import keras
-
-from genkit.models.dcgan.dcgan_config import DCGANConfig
-from genkit.models.dcgan.dcgan_discriminator import build_dcgan_discriminator
-from genkit.models.dcgan.dcgan_generator import build_dcgan_generator
+from genkit.models.gan.conv_discriminator import build_conv_discriminator
+from genkit.models.gan.conv_generator import build_conv_generator
+from genkit.models.gan.dcgan_config import DCGANConfig
 from genkit.models.gan.gan import GAN
 from genkit.registry import register_model
 
 
-@keras.saving.register_keras_serializable(package="genkit")
 @register_model(
     "dcgan",
     config=DCGANConfig,
@@ -30,8 +27,8 @@ class DCGAN(GAN):
 
     @classmethod
     def build_generator(cls, config, name="generator"):
-        return build_dcgan_generator(config, name=name)
+        return build_conv_generator(config, name=name)
 
     @classmethod
     def build_discriminator(cls, config):
-        return build_dcgan_discriminator(config)
+        return build_conv_discriminator(config)

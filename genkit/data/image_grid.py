@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genkit.runtime.atomic import write_bytes
+from genkit.atomic import write_bytes
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:

@@ -1,0 +1,39 @@
+"""Declared inputs and outputs (genkit.signatures): validation, descriptions, and recipes an app can follow."""
+
+import numpy as np
+import pytest
+
+from genkit.signatures import ClassCycle, Endpoint, StandardNormal, TensorDeclaration
+
+
+def test_a_declaration_names_what_is_wrong():
+    with pytest.raises(ValueError, match="TensorDeclaration 'z': modality must be one of image, .*Received: modality='noise'"):
+        TensorDeclaration("z", "noise", "float32", (4,))
+    with pytest.raises(ValueError, match="Received: dtype='float64'"):
+        TensorDeclaration("z", "latent", "float64", (4,))
+
+
+def test_descriptions_carry_modality_range_and_the_drawing_recipe():
+    z = TensorDeclaration("z", "latent", "float32", (3,), distribution=StandardNormal())
+    label = TensorDeclaration("label", "label", "int32", (), value_range=(0, 9), distribution=ClassCycle(10))
+    tokens = TensorDeclaration("tokens", "tokens", "int32", (None,))
+    assert tokens.describe() == {"dtype": "int32", "shape": [None, None], "modality": "tokens"}
+    assert label.describe()["range"] == [0.0, 9.0] and label.describe()["sampling"]["num_classes"] == 10
+    assert tokens.tensor_spec().shape.as_list() == [None, None]
+    # The recipe in genkit.json is the code that draws the values: an app that runs it gets genkit's samples.
+    for declaration in (z, label):
+        recipe = declaration.describe()["sampling"]["numpy"]
+        drawn = eval(recipe, {"np": np, "n": 7, "seed": 5})  # noqa: S307 - our own recipe
+        np.testing.assert_array_equal(drawn, declaration.draw(7, 5))
+    with pytest.raises(ValueError, match="input 'tokens' declares no distribution"):
+        tokens.draw(2, 0)
+
+
+def test_an_endpoint_runs_on_numpy_and_describes_itself():
+    x = TensorDeclaration("x", "latent", "float32", (2,))
+    y = TensorDeclaration("y", "latent", "float32", (2,), value_range=(0.0, 1.0))
+    endpoint = Endpoint("double", lambda x: {"y": x * 2.0}, (x,), (y,), edge=False)
+    assert endpoint.call({"x": np.ones((3, 2), np.float32)})["y"].tolist() == [[2.0, 2.0]] * 3
+    assert endpoint.describe()["outputs"]["y"]["range"] == [0.0, 1.0]
+    assert endpoint.input_names == ["x"] and endpoint.outputs_of("latent") == [y] and endpoint.serving
+    assert [spec.name for spec in endpoint.input_signature] == ["x"]
