@@ -1,4 +1,4 @@
-"""Tiny configs of every registered model for the shared family harness (tests/test_families.py).
+"""Tiny configs of every registered model for the shared family harness (tests/models/test_families.py).
 
 ``set``: ``--set`` items that make the model tiny; ``dataset``: which tiny data set fixture it trains on
 ("npz": 256 labelled Fashion-MNIST images, the ``tiny_npz`` fixture; "text": the ``tiny_text`` fixture).

@@ -75,6 +75,7 @@ def test_list_shows_registered_models():
     assert "dcgan" in run_cli("list").stdout
 
 
+@pytest.mark.slow
 def test_savedmodel_runs_without_genkit_and_matches_model_keras(trained_run, tmp_path):
     z = np.random.default_rng(0).standard_normal((3, 8)).astype("float32")
     np.save(tmp_path / "z.npy", z)
@@ -190,6 +191,7 @@ def test_train_on_a_folder_resized_to_the_configured_image_shape(tmp_path):
     assert metadata["serving"]["signatures"]["serving_default"]["outputs"]["images"]["shape"] == [None, 16, 16, 3]
 
 
+@pytest.mark.slow
 def test_mixed_precision_and_xla_runs_write_a_float32_model(tmp_path, tiny_npz):
     run_dir = tmp_path / "run"
     run_cli(

@@ -139,7 +139,8 @@ class ImageGenerationTask(GenerativeTask):
     def evaluation_metrics(self, data, num_samples: int | None = None, seed: int = 0, features: str | None = None, **options) -> dict:
         """``fid``, ``kid``, ``kid_std``, ``precision``, ``recall`` of ``num_samples`` generated images
         (default :data:`DEFAULT_EVALUATION_SAMPLES`, capped at the test split's size) against ``data``'s
-        test split, on the features of ``features`` (default ``fashion_mnist``, or ``inception``)."""
+        test split, on the features of ``features`` (default ``fashion_mnist``, or ``inception``); for a
+        conditional model also ``conditioning_accuracy``."""
         from genkit.evaluation import DEFAULT_FEATURES, image_generation_metrics, load_feature_extractor
 
         self.check_options("evaluation", options)
@@ -149,7 +150,15 @@ class ImageGenerationTask(GenerativeTask):
         generated = self.evaluation_samples(count, seed)
         if not np.isfinite(generated).all():
             raise UserError(f"{self.registered_name}: the model generates NaN or infinite values; nothing to evaluate")
-        return image_generation_metrics(generated, reference, extractor, seed=seed)
+        metrics = image_generation_metrics(generated, reference, extractor, seed=seed)
+        if self.conditional:
+            # The share of images asked for class K that the shipped Fashion-MNIST classifier labels K
+            # (conditioning_accuracy, and per class), over num_samples / num_classes images per class.
+            from genkit.evaluation.conditioning_accuracy import model_conditioning_accuracy
+
+            per_class = max(1, int(metrics["num_samples"]) // self.num_classes)
+            metrics.update(model_conditioning_accuracy(self, data.label_names, per_class, seed=seed))
+        return metrics
 
     @staticmethod
     def evaluation_reference_images(data) -> np.ndarray:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from genkit.models.gan.conv_discriminator import build_conv_discriminator
-from genkit.models.gan.conv_generator import build_conv_generator
 from genkit.models.gan.dcgan_config import DCGANConfig
 from genkit.models.gan.gan import GAN
 from genkit.registry import register_model
@@ -24,11 +22,3 @@ class DCGAN(GAN):
     then ``model.fit(images)`` works on one device; the genkit runtime drives
     the same ``train_step`` under any ``tf.distribute`` strategy.
     """
-
-    @classmethod
-    def build_generator(cls, config, name="generator"):
-        return build_conv_generator(config, name=name)
-
-    @classmethod
-    def build_discriminator(cls, config):
-        return build_conv_discriminator(config)

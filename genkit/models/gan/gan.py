@@ -9,6 +9,8 @@ import tensorflow as tf
 from keras import ops
 
 from genkit.errors import UserError
+from genkit.models.gan.conv_discriminator import build_conv_discriminator
+from genkit.models.gan.conv_generator import build_conv_generator
 from genkit.models.gan.gan_losses import discriminator_loss, discriminator_score, generator_loss
 from genkit.models.gan.gradient_penalty import gradient_penalty
 from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
@@ -95,11 +97,13 @@ class GAN(ImageGenerationTask):
 
     @classmethod
     def build_generator(cls, config, name="generator"):
-        raise NotImplementedError(f"{cls.__name__} must implement build_generator(config, name).")
+        """``z`` (``[z, label]``: the label's learned embedding concatenated to z) -> images in [-1, 1]."""
+        return build_conv_generator(config, num_classes=config.num_classes if cls.conditional else None, name=name)
 
     @classmethod
     def build_discriminator(cls, config):
-        raise NotImplementedError(f"{cls.__name__} must implement build_discriminator(config).")
+        """images (``[images, label]``: a projection discriminator) -> one logit (critic value) per image."""
+        return build_conv_discriminator(config, num_classes=config.num_classes if cls.conditional else None)
 
     @classmethod
     def family_options(cls, config) -> dict:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from genkit.models.gan.conv_discriminator import build_conv_discriminator
-from genkit.models.gan.conv_generator import build_conv_generator
 from genkit.models.gan.gan import GAN
 from genkit.models.gan.wgan_gp_config import WGANGPConfig
 from genkit.registry import register_model
@@ -25,15 +23,6 @@ class WGANGP(GAN):
     the step: a resumed run continues it exactly. An epoch is one pass of the
     data through the critic.
     """
-
-    @classmethod
-    def build_generator(cls, config, name="generator"):
-        return build_conv_generator(config, name=name)
-
-    @classmethod
-    def build_discriminator(cls, config):
-        # One unbounded critic value per image (no batch norm: the penalty is per example).
-        return build_conv_discriminator(config)
 
     @classmethod
     def family_options(cls, config):

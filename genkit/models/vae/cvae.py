@@ -23,13 +23,3 @@ class CVAE(ClassConditioning, VAE):
     """
 
     sampling_options = (LABEL_OPTION, RECONSTRUCT_OPTION)
-
-    def evaluation_metrics(self, data, num_samples=None, seed=0, **options):
-        """The VAE metrics plus ``conditioning_accuracy`` (and per class): the share of samples asked
-        for class K that the shipped Fashion-MNIST classifier labels K."""
-        from genkit.evaluation.conditioning_accuracy import model_conditioning_accuracy
-
-        metrics = super().evaluation_metrics(data, num_samples=num_samples, seed=seed, **options)
-        per_class = max(1, int(metrics["num_samples"]) // self.num_classes)
-        metrics.update(model_conditioning_accuracy(self, data.label_names, per_class, seed=seed))
-        return metrics

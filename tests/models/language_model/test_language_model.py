@@ -354,6 +354,7 @@ def test_step_model_matches_the_network_for_gru_tied_and_stacked_layers(tiny_tex
         states = [outputs[f"next_{spec.name}"] for spec in signature[1:]]
 
 
+@pytest.mark.slow
 def test_mixed_precision_on_two_devices_then_resume(tiny_text, tmp_path):
     run_dir = tmp_path / "run"
     flags = [f for item in TINY["word-lstm"] for f in ("--set", item)]

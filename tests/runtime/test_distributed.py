@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 from conftest import TINY_DCGAN, read_json, run_genkit, tiny_set_flags
 
@@ -23,6 +24,7 @@ def _generator_weights(run_dir: Path):
     return [np.asarray(w) for w in model.generator.weights]
 
 
+@pytest.mark.slow
 def test_two_mirrored_devices_match_one_device(tmp_path, tiny_npz):
     runs = {}
     for devices in (1, 2):
@@ -85,6 +87,7 @@ def _run_two_workers(tmp_path, dataset, run_dir, extra_env=({}, {}), model="dcga
     return outputs
 
 
+@pytest.mark.slow
 def test_two_workers_train_one_model(tmp_path, tiny_npz):
     run_dir = tmp_path / "run"
     outputs = _run_two_workers(tmp_path, f"npz:{tiny_npz}", run_dir)
@@ -99,6 +102,7 @@ def test_two_workers_train_one_model(tmp_path, tiny_npz):
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
 
 
+@pytest.mark.slow
 def test_workers_stop_together_and_resume_together(tmp_path, tiny_npz):
     # Only the second worker has a time budget (spent after its first step); the chief must
     # stop after the same step, or the collective ops of the next step would hang.
@@ -118,6 +122,7 @@ def test_workers_stop_together_and_resume_together(tmp_path, tiny_npz):
     assert read_json(run_dir / "genkit.json")["training"]["global_steps"] == 16
 
 
+@pytest.mark.slow
 def test_workers_share_one_learning_rate_when_only_one_has_a_time_limit(tmp_path, tiny_text):
     # char-lstm's rate decays with the training's progress: by steps for the chief, by the clock
     # for the worker with a budget. Both must use the same (mean) progress, or their weights part.

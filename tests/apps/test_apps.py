@@ -18,7 +18,7 @@ import pytest
 
 from conftest import run_genkit
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 APPS = REPO / "apps"
 APPS_PYTHON = REPO / ".venv-apps" / "bin" / "python"
 
