@@ -33,6 +33,7 @@ class ModelEntry:
     description: str
     train_defaults: dict[str, Any]
     source: str  # the module that registered it (a plugin's, or genkit's own)
+    tiny_overrides: tuple[str, ...] | None  # --set items that make it tiny for the shared test harness
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -40,14 +41,19 @@ _DISCOVERED = False
 PLUGIN_ERRORS: list[str] = []
 
 
-def register_model(name: str, *, config: type, family: str, description: str, train_defaults=None):
+def register_model(
+    name: str, *, config: type, family: str, description: str, train_defaults=None, tiny_overrides=None,
+):
     """Class decorator: ``@register_model("dcgan", config=DCGANConfig, family="gan", description=...)``.
 
     Registers the class in genkit's registry and as a Keras serialisable
     object (package: the class's top-level package, ``genkit`` for genkit's
     own), so ``model.keras`` files reload. ``train_defaults`` overrides
     :class:`~genkit.config.TrainConfig` defaults (epochs, batch size, ...)
-    that suit this model.
+    that suit this model. ``tiny_overrides`` are the ``--set`` items that
+    make it small enough for the shared test harness (seconds per step on a
+    CPU); the harness refuses a model that does not give them (``()`` when
+    the defaults are tiny already).
     """
 
     def decorator(model_class):
@@ -68,6 +74,7 @@ def register_model(name: str, *, config: type, family: str, description: str, tr
             description=description,
             train_defaults=dict(train_defaults or {}),
             source=model_class.__module__,
+            tiny_overrides=None if tiny_overrides is None else tuple(tiny_overrides),
         )
         model_class.registered_name = name
         model_class.family = family

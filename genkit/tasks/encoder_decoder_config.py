@@ -7,6 +7,10 @@ import dataclasses
 from genkit.config import ModelConfig, require
 
 
+# --set items that make a model of this config tiny (the shared test harness).
+TINY_ENCODER_DECODER = ["latent_dim=4", "encoder_filters=[4,8]", "decoder_filters=[8,4]", "dense_units=16"]
+
+
 @dataclasses.dataclass
 class EncoderDecoderConfig(ModelConfig):
     """A stack of stride-2 convolutions (``encoder_filters``) and a dense layer

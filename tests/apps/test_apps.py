@@ -204,12 +204,12 @@ def text_exports(tmp_path_factory, tiny_text) -> dict:
     """A char-level LSTM and a word-level 2-layer GRU, barely trained (near-random weights make greedy text
     varied), each exported to TFLite and ONNX: {model name: (run folder, exports folder)}."""
     import exporters
-    from family_configs import FAMILY_CONFIGS
+    from genkit.registry import get_model_entry
 
     runs = {}
     for name in ("char-lstm", "word-lstm"):
         run_dir = tmp_path_factory.mktemp("text-runs") / name
-        flags = [flag for item in [*FAMILY_CONFIGS[name]["set"], "learning_rate=1e-5"] for flag in ("--set", item)]
+        flags = [flag for item in [*get_model_entry(name).tiny_overrides, "learning_rate=1e-5"] for flag in ("--set", item)]
         run_genkit("train", name, "--dataset", f"text:{tiny_text}", "--epochs", 1, "--out", run_dir, "--quiet", *flags)
         out = run_dir / "exports"
         for format_name in ("tflite", "onnx"):

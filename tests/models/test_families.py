@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_genkit, run_python
-from family_configs import FAMILY_CONFIGS
 from genkit.config import TrainConfig, parse_overrides
 from genkit.registry import get_model_entry, registered_models
 
@@ -17,21 +16,28 @@ MODEL_NAMES = [entry.name for entry in registered_models()]
 BATCH_SIZE = 32
 
 
+def tiny_overrides(name: str) -> list[str]:
+    """The model's own ``tiny_overrides`` (register_model): the harness runs no model at full size."""
+    overrides = get_model_entry(name).tiny_overrides
+    if overrides is None:
+        pytest.fail(f"model '{name}' gives no tiny_overrides in its @register_model: the harness needs them")
+    return list(overrides)
+
+
 def _dataset_spec(request, name: str) -> str:
-    if name not in FAMILY_CONFIGS:
-        pytest.fail(f"model '{name}' has no entry in tests/family_configs.py")
-    kind = FAMILY_CONFIGS[name]["dataset"]
+    """A tiny dataset of the fields the model needs: text, or 256 labelled Fashion-MNIST images."""
+    kind = "text" if "text" in get_model_entry(name).model_class.data_fields else "npz"
     return f"{kind}:{request.getfixturevalue(f'tiny_{kind}')}"
 
 
 def _set_flags(name: str) -> list[str]:
-    return [flag for item in FAMILY_CONFIGS[name]["set"] for flag in ("--set", item)]
+    return [flag for item in tiny_overrides(name) for flag in ("--set", item)]
 
 
 def _build(request, name: str):
     entry = get_model_entry(name)
     train_config = TrainConfig.from_dict({"dataset": _dataset_spec(request, name), "batch_size": BATCH_SIZE})
-    model_config = entry.config_class.from_dict(parse_overrides(FAMILY_CONFIGS[name]["set"]))
+    model_config = entry.config_class.from_dict(parse_overrides(tiny_overrides(name)))
     data, model_config = entry.model_class.prepare_data(model_config, train_config)
     keras.utils.set_random_seed(0)
     model = entry.model_class.from_hyperparameters(model_config)
@@ -113,7 +119,7 @@ def test_trains_on_two_mirrored_devices_and_every_serving_signature_runs(request
 
     model = keras.saving.load_model(run_dir / "model.keras")
     data = type(model).prepare_data(
-        get_model_entry(name).config_class.from_dict(parse_overrides(FAMILY_CONFIGS[name]["set"])),
+        get_model_entry(name).config_class.from_dict(parse_overrides(tiny_overrides(name))),
         TrainConfig.from_dict({"dataset": _dataset_spec(request, name)}),
     )[0]
     inputs = _all_endpoint_inputs(model, data)

@@ -13,6 +13,7 @@ from genkit.models.autoencoder.autoencoder_encoder import build_autoencoder_enco
 from genkit.models.autoencoder.corruption import corrupt_images
 from genkit.models.autoencoder.reconstruction_grid import COLUMNS, ReconstructionGrid
 from genkit.registry import register_model
+from genkit.tasks.encoder_decoder_config import TINY_ENCODER_DECODER
 from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
 from genkit.tasks.encoder_decoder_task import EncoderDecoderTask
 from genkit.tasks.image_generation import image_declaration
@@ -27,6 +28,7 @@ NOISE_LEVEL_FIELDS = {"gaussian": "noise_std", "masking": "masking_fraction", "s
     family="autoencoder",
     description="Convolutional autoencoder: encode, decode, reconstruct",
     train_defaults={"epochs": 20, "batch_size": 64},
+    tiny_overrides=TINY_ENCODER_DECODER,
 )
 class Autoencoder(EncoderDecoderTask):
     """An autoencoder whose ``train_step`` minimises the reconstruction loss.

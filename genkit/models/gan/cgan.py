@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from genkit.models.gan.cgan_config import CGANConfig
 from genkit.models.gan.gan import GAN
+from genkit.models.gan.gan_config import TINY_GAN
 from genkit.registry import register_model
 from genkit.tasks.class_conditioning import LABEL_OPTION, ClassConditioning
 
@@ -14,6 +15,7 @@ from genkit.tasks.class_conditioning import LABEL_OPTION, ClassConditioning
     family="gan",
     description="Class-conditional GAN: label embedding in the generator, projection discriminator; sample a chosen class",
     train_defaults={"epochs": 50, "batch_size": 64, "num_sample_images": 100},
+    tiny_overrides=[*TINY_GAN, "label_embedding_dim=4", "spectral_norm=true", "loss=hinge"],
 )
 class CGAN(ClassConditioning, GAN):
     """A :class:`~genkit.models.gan.GAN` conditioned on class labels; trains on (images, labels) batches.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from genkit.models.gan.dcgan_config import DCGANConfig
 from genkit.models.gan.gan import GAN
+from genkit.models.gan.gan_config import TINY_GAN
 from genkit.registry import register_model
 
 
@@ -13,6 +14,7 @@ from genkit.registry import register_model
     family="gan",
     description="Deep convolutional GAN (Radford et al. 2016), non-saturating loss, averaged generator",
     train_defaults={"epochs": 50, "batch_size": 64},
+    tiny_overrides=TINY_GAN,
 )
 class DCGAN(GAN):
     """A :class:`~genkit.models.gan.GAN` with DCGAN's transposed-convolution generator and convolutional discriminator.

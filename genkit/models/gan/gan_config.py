@@ -8,6 +8,10 @@ from genkit.config import ModelConfig, require
 from genkit.models.gan.gan_losses import LOSSES
 
 
+# --set items that make a GAN family model tiny (the shared test harness).
+TINY_GAN = ["latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]"]
+
+
 @dataclasses.dataclass
 class GANConfig(ModelConfig):
     """Fields of every GAN family (dcgan, cgan, wgan-gp).

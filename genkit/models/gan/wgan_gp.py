@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from genkit.models.gan.gan import GAN
+from genkit.models.gan.gan_config import TINY_GAN
 from genkit.models.gan.wgan_gp_config import WGANGPConfig
 from genkit.registry import register_model
 
@@ -13,6 +14,7 @@ from genkit.registry import register_model
     family="gan",
     description="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017), 5 critic steps per generator step",
     train_defaults={"epochs": 100, "batch_size": 32},
+    tiny_overrides=[*TINY_GAN, "n_critic=2"],
 )
 class WGANGP(GAN):
     """A :class:`~genkit.models.gan.GAN` with a Wasserstein critic and the gradient penalty.

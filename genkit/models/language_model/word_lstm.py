@@ -13,6 +13,7 @@ from genkit.registry import register_model
     family="text",
     description="Word-level LSTM/GRU language model (lowercased words and punctuation), tied embeddings",
     train_defaults={"epochs": 2, "batch_size": 64},
+    tiny_overrides=["units=16", "embedding_dim=8", "sequence_length=8", "max_vocabulary=200", "layers=2", "cell=gru"],
 )
 class WordLSTM(LanguageModel):
     """A :class:`LanguageModel` over words and punctuation marks."""

@@ -20,6 +20,7 @@ from genkit.models.vae.vae_decoder import build_vae_decoder
 from genkit.models.vae.vae_encoder import build_vae_encoder
 from genkit.models.vae.vae_losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
 from genkit.registry import register_model
+from genkit.tasks.encoder_decoder_config import TINY_ENCODER_DECODER
 
 
 @register_model(
@@ -28,6 +29,7 @@ from genkit.registry import register_model
     family="vae",
     description="Convolutional VAE (Kingma & Welling 2014), Bernoulli or Gaussian decoder",
     train_defaults={"epochs": 30, "batch_size": 64},
+    tiny_overrides=TINY_ENCODER_DECODER,
 )
 class VAE(EncoderDecoderTask):
     """A VAE whose ``train_step`` maximises the (beta-weighted) evidence lower bound.

@@ -20,6 +20,7 @@ from .pixel_gaussian_network import build_pixel_gaussian_network
     family="pixel-gaussian",
     description="Every pixel an independent Gaussian: the simplest likelihood baseline",
     train_defaults={"epochs": 3, "batch_size": 64},
+    tiny_overrides=[],  # already tiny: one weight pair per pixel
 )
 class PixelGaussian(ImageGenerationTask):
     """Images in [0, 1] as ``mean + std * z`` per pixel; ``train_step`` minimises the Gaussian NLL."""
