@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     baseline_median, genkit_median = statistics.median(baseline_rates), statistics.median(genkit_rates)
     plain_median = statistics.median(plain_rates)
     example = next(iter(dataset))
-    baseline_flops = profiler_flops(baseline_step.get_concrete_function(example)) / batch
+    baseline_flops = profiler_flops(baseline_step.get_concrete_function(example["images"])) / batch
     genkit_flops = profiler_flops(tf.function(gan.train_step).get_concrete_function(example)) / batch
     g_macs, d_macs = forward_macs(gan.generator), forward_macs(gan.discriminator)
     # Forward + backward ~ 3x forward. Tutorial: one G pass and two D passes, all back-propagated.
