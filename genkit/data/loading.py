@@ -267,6 +267,7 @@ for _kind in (
     DatasetKind(
         "tfds", ("images",), lambda name, data_dir=None, **__: _load_tfds(name, str(data_dir) if data_dir else None),
         "a prepared TensorFlow Datasets image dataset", takes_argument=True, optional_fields=("labels",),
+        argument_name="NAME",
     ),
     DatasetKind(
         "folder", ("images",),

@@ -31,10 +31,11 @@ class DatasetKind:
     description: str
     takes_argument: bool = False
     optional_fields: tuple[str, ...] = ()  # fields it yields when the data has them (labels of an .npz)
+    argument_name: str = "PATH"  # how help texts name the argument of a KIND:ARGUMENT spec
 
     @property
     def usage(self) -> str:
-        return f"{self.name}:{'PATH' if self.name != 'tfds' else 'NAME'}" if self.takes_argument else self.name
+        return f"{self.name}:{self.argument_name}" if self.takes_argument else self.name
 
     def yields(self) -> str:
         optional = [f"{field} (when present)" for field in self.optional_fields]

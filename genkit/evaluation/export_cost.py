@@ -116,7 +116,7 @@ def _reconstruction_errors(declared, inputs, keras_outputs, export_outputs) -> d
     """Declared image outputs of an endpoint that also takes an image of that shape (it reconstructs it):
     the mean squared error of each side against that input, and the delta."""
     errors = {}
-    image_inputs = declared.outputs_of("image") and [d for d in declared.inputs if d.modality == "image"]
+    image_inputs = [d for d in declared.inputs if d.modality == "image"]
     for output in declared.outputs_of("image"):
         sources = [d.name for d in image_inputs if d.shape == output.shape]
         if not sources:

@@ -227,8 +227,8 @@ class VAE(EncoderDecoderTask):
             return {"reconstructions": self.reconstruct(images, *label)}
 
         return {
-            "serving_default": Endpoint("serving_default", decode, (z, *label), (image_declaration("images", self.image_shape),)),
-            "decode": Endpoint("decode", decode, (z, *label), (image_declaration("images", self.image_shape),)),
+            "serving_default": Endpoint("serving_default", decode, (z, *label), (images,)),
+            "decode": Endpoint("decode", decode, (z, *label), (images,)),
             "encode": Endpoint("encode", encode, (images, *label), posterior),
             "reconstruct": Endpoint("reconstruct", reconstruct, (images, *label), (reconstructions,)),
         }
