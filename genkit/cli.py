@@ -29,8 +29,11 @@ EXPORT_QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 def _command_list(args) -> None:
     from genkit.registry import registered_models
 
-    for entry in registered_models():
-        print(f"{entry.name:<12} {entry.family:<11} {entry.description}")
+    entries = registered_models()
+    name_width = max(len(entry.name) for entry in entries)
+    family_width = max(len(entry.family) for entry in entries)
+    for entry in entries:
+        print(f"{entry.name:<{name_width}}  {entry.family:<{family_width}}  {entry.description}")
 
 
 def _command_train(args) -> None:

@@ -26,6 +26,9 @@ MODALITIES = {
     "latent": "latent codes or noise",
     "state": "recurrent state carried between calls",
     "logits": "unnormalised log-probabilities",
+    "scores": "probabilities, similarities or per-modality weights",
+    "embedding": "vectors in a learned space (unit length where said)",
+    "file": "encoded file contents (PNG, JPEG, WAV bytes)",
     "parameter": "a per-example setting (length, temperature, a seed, ...)",
 }
 DTYPES = ("float32", "float16", "int32", "int64", "uint8", "string")

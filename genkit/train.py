@@ -237,8 +237,9 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, tr
     run.save_model(final)
     version = run.next_serving_version()
     serving_path = run.export_serving(final, version)
-    samples_file = final.final_samples_file
-    final.write_samples(run.path / samples_file, final.generate_samples(train_config.num_sample_images, train_config.seed))
+    samples_file = final.final_samples_file  # None: the model has no samples of its own (a classifier)
+    if samples_file:
+        final.write_samples(run.path / samples_file, final.generate_samples(train_config.num_sample_images, train_config.seed))
 
     records = json.loads(run.history_path.read_text()) if run.history_path.is_file() else []
     final_metrics = {k: v for k, v in (records[-1] if records else {}).items() if k not in ("epoch", "seconds")}
@@ -255,7 +256,7 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, tr
         "files": {
             "model": "model.keras",
             "serving": str(serving_path.relative_to(run.path)),
-            "samples": samples_file,
+            **({"samples": samples_file} if samples_file else {}),
             "history": "history.json",
             "checkpoints": "checkpoints",
             "logs": "logs",

@@ -128,6 +128,38 @@ def tiny_text(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_manifest(tmp_path_factory) -> Path:
+    """A JSONL manifest of 72 examples with all three modalities: an emoji picture (PNG, from the embedded
+    set), its name, a WAV tone (8 kHz, 0.25 s) whose pitch depends on the label, and the label (one of 3
+    emoji groups); seeded."""
+    from PIL import Image
+
+    from genkit.data.emoji import load_embedded
+    from genkit.data.wav import write_wav
+
+    folder = tmp_path_factory.mktemp("manifest")
+    emoji = load_embedded()
+    train = emoji.split("train")
+    groups = emoji.label_names["group"]
+    rng = np.random.default_rng(0)
+    rows = []
+    for label, group in enumerate(("Animals & Nature", "Food & Drink", "Travel & Places")):
+        members = np.flatnonzero(train["group"] == groups.index(group))[:24]
+        for index in members:
+            image_path, audio_path = f"images/{index}.png", f"audio/{index}.wav"
+            (folder / "images").mkdir(exist_ok=True)
+            (folder / "audio").mkdir(exist_ok=True)
+            Image.fromarray(train["image"][index]).save(folder / image_path)
+            time = np.arange(2000) / 8000
+            tone = 0.3 * np.sin(2 * np.pi * 300 * 2**label * time) + 0.05 * rng.standard_normal(2000)
+            write_wav(folder / audio_path, tone, 8000)
+            rows.append({"image": image_path, "text": list(train["text"][index]), "audio": audio_path, "label": group})
+    path = folder / "pairs.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
 def dcgan_exports(tmp_path_factory, trained_run) -> Path:
     """``trained_run`` exported once to every format (float32) and to int8 TFLite; read-only for the tests."""
     import exporters

@@ -1,12 +1,16 @@
 """The dataset registry: ``--dataset`` specs register like models, each saying which fields it yields.
 
-A spec is ``NAME`` (``embedded``, ``fashion_mnist``) or ``KIND:ARGUMENT``
-(``tfds:mnist``, ``folder:PATH``, ``npz:PATH``, ``text:PATH``). A model
-states the fields it needs (``("images",)``, ``("images", "labels")``,
-``("text",)``); :func:`load_dataset` picks the registered dataset of that
-name whose fields cover them (``embedded`` is the Fashion-MNIST subset for
-an image model and the King James Version for a language model), and a
-mismatch is one line naming both sides.
+A spec is ``NAME`` (``embedded``, ``fashion_mnist``, ``av_digits``) or ``KIND:ARGUMENT``
+(``tfds:mnist``, ``folder:PATH``, ``npz:PATH``, ``text:PATH``,
+``manifest:PATH``). A model states the fields it needs (``("images",)``,
+``("images", "labels")``, ``("corpus",)``, ``("image", "text")``);
+:func:`load_dataset` picks the registered dataset of that name whose fields
+cover them (``embedded`` is the Fashion-MNIST subset for an image generator,
+the King James Version for a language model and the emoji set for a model of
+paired images and texts), and a mismatch is one line naming both sides.
+Image generators read ``images``/``labels`` arrays; paired datasets
+(:class:`~genkit.data.paired_dataset.PairedDataset`) have typed features
+named as their columns (``image``, ``text``, ``audio``, ``label``, ...).
 
 A loader returns an object with ``name``, ``spec()`` (JSON for the run's
 metadata) and ``in_memory`` (True: small data held in arrays, trained with
@@ -55,7 +59,9 @@ def register_dataset(kind: DatasetKind) -> DatasetKind:
 
 
 # The modules whose import registers genkit's own datasets (found by name: they import this registry).
-BUILTIN_DATASET_MODULES = ("genkit.data.loading", "genkit.data.text_corpus")
+BUILTIN_DATASET_MODULES = (
+    "genkit.data.loading", "genkit.data.text_corpus", "genkit.data.emoji", "genkit.data.av_digits", "genkit.data.manifest",
+)
 
 
 def _load_builtin_datasets() -> None:
@@ -102,4 +108,7 @@ def load_dataset(spec: str | None, needs: tuple[str, ...], consumer: str, data_d
     folders; ``validation_fraction``, ``encoding_errors`` for text).
     """
     kind, argument = resolve_dataset(spec or "embedded", needs, consumer)
-    return kind.loader(argument, data_dir=data_dir, **options)
+    data = kind.loader(argument, data_dir=data_dir, **options)
+    if hasattr(data, "require"):  # a dataset whose fields are known only once read (a manifest's columns)
+        data.require(needs, consumer)
+    return data

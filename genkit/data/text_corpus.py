@@ -120,7 +120,7 @@ def _split(documents: list[str], fraction: float) -> tuple[list[str], list[str]]
 def load_text_corpus(spec: str | None, validation_fraction: float = 0.1, encoding_errors: str = "strict") -> TextCorpus:
     """Reads the corpus of ``spec`` (default ``embedded``) and holds out the last ``validation_fraction``."""
     return load_dataset(
-        spec, ("text",), "a text model", validation_fraction=validation_fraction, encoding_errors=encoding_errors
+        spec, ("corpus",), "a text model", validation_fraction=validation_fraction, encoding_errors=encoding_errors
     )
 
 
@@ -138,10 +138,10 @@ def _load(spec: str, validation_fraction: float = 0.1, encoding_errors: str = "s
 
 
 register_dataset(DatasetKind(
-    "embedded", ("text",), lambda _, data_dir=None, **options: _load("embedded", **options),
+    "embedded", ("corpus",), lambda _, data_dir=None, **options: _load("embedded", **options),
     "the King James Version inside genkit (Debian bible-kjv)",
 ))
 register_dataset(DatasetKind(
-    "text", ("text",), lambda path, data_dir=None, **options: _load(f"text:{path}", **options),
+    "text", ("corpus",), lambda path, data_dir=None, **options: _load(f"text:{path}", **options),
     "a UTF-8 text file, or a folder of .txt files (one document each)", takes_argument=True,
 ))

@@ -1,5 +1,7 @@
 """Layers genkit adds to Keras."""
 
+from genkit.layers.log_mel import LogMelSpectrogram
+from genkit.layers.modality_fusion import AttentionFusion, ConcatFusion, GatedFusion, LowRankFusion, WeightedFusion
 from genkit.layers.replica_dropout import ReplicaDropout
 from genkit.layers.spectral_normalization import SpectralNormalization
 from genkit.layers.token_embedding import TokenEmbedding

@@ -18,7 +18,7 @@ from conftest import TINY_DCGAN, run_cli
 
 def test_embedded_is_the_data_of_the_models_modality():
     images = load_dataset("embedded", ("images", "labels"), "dcgan")
-    text = load_dataset("embedded", ("text",), "char-lstm")
+    text = load_dataset("embedded", ("corpus",), "char-lstm")
     assert images.image_shape == (28, 28, 1) and images.train_labels is not None and images.in_memory
     assert text.train_documents[0].startswith("Ge1:1 In the beginning God created")
     kinds = {kind.usage: kind for kind in registered_datasets()}
@@ -29,24 +29,24 @@ def test_a_spec_that_yields_other_fields_is_one_line_naming_both(tiny_text):
     with pytest.raises(UserError) as raised:
         resolve_dataset(f"text:{tiny_text}", ("images",), "'dcgan'")
     assert str(raised.value) == (
-        f"--dataset text:{tiny_text}: yields text, but 'dcgan' needs images; "
+        f"--dataset text:{tiny_text}: yields corpus, but 'dcgan' needs images; "
         "datasets that do: embedded, fashion_mnist, tfds:NAME, folder:PATH, npz:PATH"
     )
     with pytest.raises(UserError, match="--dataset mnist: unknown dataset; allowed: embedded, text:PATH"):
-        resolve_dataset("mnist", ("text",), "'char-lstm'")
+        resolve_dataset("mnist", ("corpus",), "'char-lstm'")
     with pytest.raises(UserError, match="--dataset text:: unknown dataset"):
-        resolve_dataset("text:", ("text",), "'char-lstm'")
+        resolve_dataset("text:", ("corpus",), "'char-lstm'")
 
 
 def test_the_command_line_refuses_a_mismatched_dataset_before_writing_anything(tmp_path, tiny_text):
     result = run_cli("train", "dcgan", "--dataset", f"text:{tiny_text}", "--out", tmp_path / "run", check=False)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "yields text, but 'dcgan' needs images" in result.stderr
+    assert "yields corpus, but 'dcgan' needs images" in result.stderr
     assert not (tmp_path / "run").exists()
 
 
 def test_a_registered_dataset_with_the_same_fields_twice_is_refused():
-    kind = DatasetKind("embedded", ("text",), lambda *_, **__: None, "a second embedded text")
+    kind = DatasetKind("embedded", ("corpus",), lambda *_, **__: None, "a second embedded text")
     with pytest.raises(ValueError, match="already registered"):
         register_dataset(kind)
 

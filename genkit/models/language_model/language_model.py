@@ -51,7 +51,7 @@ class LanguageModel(GenerativeTask):
     a graph that the string serving signature and ``genkit sample`` share.
     """
 
-    data_fields = ("text",)
+    data_fields = ("corpus",)
     example_unit = "windows"
     sample_file_types = (".txt",)
     final_samples_file = "samples.txt"

@@ -327,7 +327,7 @@ def test_folder_of_txt_files_and_bad_specs(tmp_path):
     (tmp_path / "ignored.md").write_text("not text", encoding="utf-8")
     corpus = load_text_corpus(f"text:{tmp_path}", 0.6)
     assert corpus.train_documents[0].startswith("first") and corpus.validation_documents[-1].startswith("second")
-    with pytest.raises(UserError, match="yields images, labels, but a text model needs text; datasets that do: embedded, text:PATH"):
+    with pytest.raises(UserError, match="yields images, labels, but a text model needs corpus; datasets that do: embedded, text:PATH"):
         load_text_corpus("fashion_mnist")
     with pytest.raises(UserError, match="no such file"):
         load_text_corpus(f"text:{tmp_path / 'missing.txt'}")

@@ -1,0 +1,2 @@
+from genkit.models.dual_encoder.dual_encoder import DualEncoder
+from genkit.models.dual_encoder.dual_encoder_config import DualEncoderConfig

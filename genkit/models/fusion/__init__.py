@@ -1,0 +1,2 @@
+from genkit.models.fusion.fusion_classifier import FusionClassifier
+from genkit.models.fusion.fusion_classifier_config import FusionClassifierConfig

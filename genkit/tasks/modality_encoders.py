@@ -1,0 +1,74 @@
+"""One encoder per modality, each a functional network built from hyper-parameters alone, ending in ``width``.
+
+The encoders take what an edge device can give without TensorFlow: images
+as float32 in [0, 1], text as int32 word ids (0 is padding), audio as a
+log-mel spectrogram [frames, mel bins]. Turning strings into ids and
+waveforms into spectrograms is the preprocessor's job
+(:class:`~genkit.tasks.paired_task.PairedDataTask`), so TF Serving
+signatures can take raw inputs while TFLite and ONNX exports take these.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from genkit.layers.replica_dropout import ReplicaDropout
+
+
+def image_encoder(image_shape, filters, width: int, name: str) -> keras.Model:
+    """[N, H, W, C] in [0, 1] -> [N, width]: one stride-2 conv stage per entry of ``filters``, then average pooling."""
+    images = keras.Input(tuple(image_shape), name=name)
+    x = keras.layers.Rescaling(2.0, offset=-1.0)(images)
+    for stage, count in enumerate(filters):
+        x = keras.layers.Conv2D(count, 3, strides=2, padding="same", activation="relu", name=f"conv_{stage}")(x)
+        x = keras.layers.Conv2D(count, 3, padding="same", activation="relu", name=f"conv_{stage}_b")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(images, keras.layers.Dense(width, name="projection")(x), name=f"{name}_encoder")
+
+
+def text_encoder(vocabulary_size: int, max_length: int, embedding_dim: int, units: int, kind: str, width: int,
+                 name: str) -> keras.Model:
+    """int32 ids [N, max_length] (0: padding) -> [N, width]: embeddings read by a GRU/LSTM or averaged.
+
+    ``vocabulary_size`` counts every id, padding and out-of-vocabulary included.
+    The recurrent layer is unrolled (``max_length`` is fixed), which keeps it
+    to TFLite builtin ops.
+    """
+    ids = keras.Input((max_length,), dtype="int32", name=name)
+    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")(ids)
+    if kind == "mean":
+        x = keras.layers.GlobalAveragePooling1D(name="mean")(x)
+    else:
+        layer = keras.layers.GRU if kind == "gru" else keras.layers.LSTM
+        x = layer(units, unroll=True, name=kind)(x)
+    return keras.Model(ids, keras.layers.Dense(width, name="projection")(x), name=f"{name}_encoder")
+
+
+def audio_encoder(frames: int, mel_bins: int, filters, width: int, name: str) -> keras.Model:
+    """Log-mel spectrograms [N, frames, mel_bins] -> [N, width]: normalised per example, then a conv net."""
+    spectrogram = keras.Input((frames, mel_bins), name=name)
+    x = keras.layers.LayerNormalization(axis=(1, 2), name="normalise")(spectrogram)
+    x = keras.layers.Reshape((frames, mel_bins, 1))(x)
+    for stage, count in enumerate(filters):
+        x = keras.layers.Conv2D(count, 3, strides=2, padding="same", activation="relu", name=f"conv_{stage}")(x)
+        x = keras.layers.Conv2D(count, 3, padding="same", activation="relu", name=f"conv_{stage}_b")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(spectrogram, keras.layers.Dense(width, name="projection")(x), name=f"{name}_encoder")
+
+
+def modality_embeddings(config, network_inputs: dict, frames: int | None) -> list:
+    """The ``width``-wide embedding of every input of ``config`` (in ``config.inputs`` order), with dropout."""
+    embeddings = []
+    for name, kind in zip(config.inputs, config.input_types):
+        if kind == "image":
+            encoder = image_encoder(config.image_shape, config.image_filters, config.width, name)
+        elif kind == "text":
+            encoder = text_encoder(
+                len(config.vocabulary) + 2, config.max_text_length, config.embedding_dim, config.text_units,
+                config.text_encoder, config.width, name,
+            )
+        else:
+            encoder = audio_encoder(frames, config.num_mel_bins, config.audio_filters, config.width, name)
+        x = encoder(network_inputs[name])
+        embeddings.append(ReplicaDropout(config.dropout, name=f"{name}_dropout")(x) if config.dropout else x)
+    return embeddings

@@ -1,0 +1,97 @@
+"""Hyper-parameters shared by models of paired data (fusion classifiers, dual encoders): inputs and encoders."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from genkit.config import ModelConfig, require
+
+TEXT_ENCODERS = ("gru", "lstm", "mean")
+INPUT_TYPES = ("image", "text", "audio")
+
+
+@dataclasses.dataclass
+class PairedModelConfig(ModelConfig):
+    """Which features of the data a model reads, and the encoder of each modality.
+
+    ``inputs`` are feature names of the dataset (``image``, ``text``,
+    ``audio``, or a manifest's own columns); empty means every image, text
+    and audio feature. The data fills ``input_types``, ``image_shape`` (every
+    image input is resized to one square ``image_size`` when set),
+    ``vocabulary`` (lowercased words of the training texts, the
+    ``max_vocabulary`` most frequent), ``sample_rate`` and ``audio_samples``.
+
+    Encoders, each ending in a projection to ``width``:
+
+    - images: a conv net, one stride-2 stage per entry of ``image_filters``;
+    - text: word embeddings (``embedding_dim``) read by a ``gru`` or ``lstm``
+      (``text_units``) or averaged (``mean``), over at most ``max_text_length``
+      words (recurrent layers are unrolled over that length, so edge exports
+      need no Flex ops);
+    - audio: a log-mel spectrogram (``num_mel_bins``, 25 ms frames every
+      10 ms) computed in the graph, then a conv net (``audio_filters``).
+    """
+
+    inputs: tuple[str, ...] = ()
+    input_types: tuple[str, ...] = ()
+    image_size: int | None = None
+    image_shape: tuple[int, ...] | None = None
+    max_vocabulary: int = 5000
+    max_text_length: int = 16
+    vocabulary: tuple[str, ...] | None = None
+    sample_rate: int | None = None
+    audio_seconds: float | None = None
+    audio_samples: int | None = None
+    num_mel_bins: int = 40
+    width: int = 64
+    image_filters: tuple[int, ...] = (32, 64)
+    text_encoder: str = "gru"
+    embedding_dim: int = 64
+    text_units: int = 64
+    audio_filters: tuple[int, ...] = (16, 32)
+    dropout: float = 0.1
+    learning_rate: float = 1e-3
+    split_seed: int = 0
+
+    def validate(self, source: str) -> None:
+        require(len(set(self.inputs)) == len(self.inputs), source, "inputs", "must not repeat a feature", self.inputs)
+        require(
+            all(t in INPUT_TYPES for t in self.input_types), source, "input_types",
+            f"must list types among {', '.join(INPUT_TYPES)}", self.input_types,
+        )
+        require(
+            not self.input_types or len(self.input_types) == len(self.inputs), source, "input_types",
+            "must give one type per input", self.input_types,
+        )
+        require(self.image_size is None or self.image_size >= 4, source, "image_size", "must be >= 4", self.image_size)
+        require(self.max_vocabulary >= 1, source, "max_vocabulary", "must be >= 1", self.max_vocabulary)
+        require(self.max_text_length >= 1, source, "max_text_length", "must be >= 1", self.max_text_length)
+        require(
+            self.sample_rate is None or 8000 <= self.sample_rate <= 48000, source, "sample_rate",
+            "must be between 8000 and 48000 (Hz)", self.sample_rate,
+        )
+        require(
+            self.audio_seconds is None or 0.1 <= self.audio_seconds <= 30, source, "audio_seconds",
+            "must be between 0.1 and 30", self.audio_seconds,
+        )
+        require(self.num_mel_bins >= 8, source, "num_mel_bins", "must be >= 8", self.num_mel_bins)
+        require(self.width >= 2, source, "width", "must be >= 2", self.width)
+        require(
+            len(self.image_filters) >= 1 and min(self.image_filters) >= 1, source, "image_filters",
+            "must list at least one positive filter count", self.image_filters,
+        )
+        require(
+            self.text_encoder in TEXT_ENCODERS, source, "text_encoder",
+            f"must be one of {', '.join(TEXT_ENCODERS)}", self.text_encoder,
+        )
+        require(self.embedding_dim >= 1, source, "embedding_dim", "must be >= 1", self.embedding_dim)
+        require(self.text_units >= 1, source, "text_units", "must be >= 1", self.text_units)
+        require(
+            len(self.audio_filters) >= 1 and min(self.audio_filters) >= 1, source, "audio_filters",
+            "must list at least one positive filter count", self.audio_filters,
+        )
+        require(0 <= self.dropout < 1, source, "dropout", "must be in [0, 1)", self.dropout)
+        require(self.learning_rate > 0, source, "learning_rate", "must be > 0", self.learning_rate)
+
+    def input_type(self, name: str) -> str:
+        return self.input_types[self.inputs.index(name)]
