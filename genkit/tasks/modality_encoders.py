@@ -10,12 +10,27 @@ signatures can take raw inputs while TFLite and ONNX exports take these.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 
+from genkit.errors import UserError
+from genkit.layers.imagenet_preprocessing import ImageNetPreprocessing
 from genkit.layers.replica_dropout import ReplicaDropout
+from genkit.tasks.paired_config import IMAGE_BACKBONES
 
 
-def image_encoder(image_shape, filters, width: int, name: str) -> keras.Model:
+def image_encoder(config, name: str) -> keras.Model:
+    """[N, H, W, C] in [0, 1] -> [N, width]: the config's conv net, or its keras.applications backbone."""
+    if config.image_backbone:
+        return backbone_image_encoder(
+            config.image_shape, config.image_backbone, config.image_backbone_weights, config.image_backbone_trainable,
+            config.width, name,
+        )
+    return conv_image_encoder(config.image_shape, config.image_filters, config.width, name)
+
+
+def conv_image_encoder(image_shape, filters, width: int, name: str) -> keras.Model:
     """[N, H, W, C] in [0, 1] -> [N, width]: one stride-2 conv stage per entry of ``filters``, then average pooling."""
     images = keras.Input(tuple(image_shape), name=name)
     x = keras.layers.Rescaling(2.0, offset=-1.0)(images)
@@ -24,6 +39,44 @@ def image_encoder(image_shape, filters, width: int, name: str) -> keras.Model:
         x = keras.layers.Conv2D(count, 3, padding="same", activation="relu", name=f"conv_{stage}_b")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(images, keras.layers.Dense(width, name="projection")(x), name=f"{name}_encoder")
+
+
+def backbone_image_encoder(image_shape, backbone: str, weights: str | None, trainable: bool, width: int,
+                           name: str) -> keras.Model:
+    """[N, H, W, C] in [0, 1] -> [N, width]: a keras.applications network without its top, average-pooled.
+
+    Grey images are repeated into three channels; the scaling the network was
+    trained with is applied in the model (:class:`ImageNetPreprocessing`).
+    ``weights``: a weights file of the network without its top (Keras'
+    ``*_notop.h5`` files or ``.weights.h5``), read now; None leaves them random.
+    """
+    height, width_pixels, channels = image_shape
+    if channels not in (1, 3):
+        raise UserError(f"image_backbone: {backbone} takes RGB or grey images; input '{name}' has {channels} channels")
+    images = keras.Input(tuple(image_shape), name=name)
+    x = keras.layers.Concatenate(name="grey_to_rgb")([images] * 3) if channels == 1 else images
+    x = ImageNetPreprocessing(IMAGE_BACKBONES[backbone], name="backbone_preprocessing")(x)
+    try:
+        network = getattr(keras.applications, backbone)(
+            include_top=False, weights=None, input_shape=(height, width_pixels, 3), pooling="avg",
+        )
+    except ValueError as error:
+        raise UserError(f"image_backbone: {backbone} cannot take {height}x{width_pixels} images ({_first_line(error)}); set image_size") from None
+    if weights:
+        if not Path(weights).is_file():
+            raise UserError(f"image_backbone_weights: file not found: {weights}")
+        try:
+            network.load_weights(weights)
+        except (ValueError, OSError, KeyError) as error:
+            raise UserError(f"image_backbone_weights: {weights} does not fit {backbone} without its top ({_first_line(error)})") from None
+    network.trainable = bool(trainable)
+    x = network(x)
+    return keras.Model(images, keras.layers.Dense(width, name="projection")(x), name=f"{name}_encoder")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 def text_encoder(vocabulary_size: int, max_length: int, embedding_dim: int, units: int, kind: str, width: int,
@@ -61,7 +114,7 @@ def modality_embeddings(config, network_inputs: dict, frames: int | None) -> lis
     embeddings = []
     for name, kind in zip(config.inputs, config.input_types):
         if kind == "image":
-            encoder = image_encoder(config.image_shape, config.image_filters, config.width, name)
+            encoder = image_encoder(config, name)
         elif kind == "text":
             encoder = text_encoder(
                 len(config.vocabulary) + 2, config.max_text_length, config.embedding_dim, config.text_units,

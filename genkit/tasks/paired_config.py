@@ -8,6 +8,17 @@ from genkit.config import ModelConfig, require
 
 TEXT_ENCODERS = ("gru", "lstm", "mean")
 INPUT_TYPES = ("image", "text", "audio")
+# keras.applications backbones an image encoder may use, with the input scaling each was trained with
+# (genkit.layers.imagenet_preprocessing): the names of their keras.applications functions.
+IMAGE_BACKBONES = {
+    **dict.fromkeys(("MobileNet", "MobileNetV2", "ResNet50V2", "ResNet101V2", "Xception", "InceptionV3", "NASNetMobile"), "tf"),
+    **dict.fromkeys(("DenseNet121", "DenseNet169", "DenseNet201"), "torch"),
+    **dict.fromkeys(("ResNet50", "ResNet101", "ResNet152", "VGG16", "VGG19"), "caffe"),
+    **dict.fromkeys((
+        "MobileNetV3Small", "MobileNetV3Large", "EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
+        "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2S", "ConvNeXtTiny", "ConvNeXtSmall",
+    ), "raw"),
+}
 
 
 @dataclasses.dataclass
@@ -24,6 +35,11 @@ class PairedModelConfig(ModelConfig):
     Encoders, each ending in a projection to ``width``:
 
     - images: a conv net, one stride-2 stage per entry of ``image_filters``;
+      or ``image_backbone``, a keras.applications network without its top
+      (e.g. ``MobileNetV2``), average-pooled, with the weights of the file
+      ``image_backbone_weights`` (read when the model is built; nothing is
+      downloaded) or random ones, fine-tuned unless
+      ``image_backbone_trainable`` is false;
     - text: word embeddings (``embedding_dim``) read by a ``gru`` or ``lstm``
       (``text_units``) or averaged (``mean``), over at most ``max_text_length``
       words (recurrent layers are unrolled over that length, so edge exports
@@ -45,6 +61,9 @@ class PairedModelConfig(ModelConfig):
     num_mel_bins: int = 40
     width: int = 64
     image_filters: tuple[int, ...] = (32, 64)
+    image_backbone: str | None = None
+    image_backbone_weights: str | None = None
+    image_backbone_trainable: bool = True
     text_encoder: str = "gru"
     embedding_dim: int = 64
     text_units: int = 64
@@ -79,6 +98,19 @@ class PairedModelConfig(ModelConfig):
         require(
             len(self.image_filters) >= 1 and min(self.image_filters) >= 1, source, "image_filters",
             "must list at least one positive filter count", self.image_filters,
+        )
+        require(
+            self.image_backbone is None or self.image_backbone in IMAGE_BACKBONES, source, "image_backbone",
+            f"must be a keras.applications network among {', '.join(IMAGE_BACKBONES)}", self.image_backbone,
+        )
+        require(
+            self.image_backbone_weights is None or self.image_backbone is not None, source, "image_backbone_weights",
+            "needs image_backbone (the network the weights are for)", self.image_backbone_weights,
+        )
+        require(
+            self.image_backbone_weights != "imagenet", source, "image_backbone_weights",
+            "must be the path of a weights file without the top (genkit downloads nothing: fetch "
+            "keras.applications' *_notop.h5 file yourself)", self.image_backbone_weights,
         )
         require(
             self.text_encoder in TEXT_ENCODERS, source, "text_encoder",

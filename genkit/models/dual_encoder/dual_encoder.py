@@ -65,7 +65,7 @@ class DualEncoder(PairedDataTask):
     def from_hyperparameters(cls, config):
         image_name, text_name = config.inputs
         return cls(
-            image_network=image_encoder(config.image_shape, config.image_filters, config.width, image_name),
+            image_network=image_encoder(config, image_name),
             text_network=text_encoder(
                 len(config.vocabulary) + 2, config.max_text_length, config.embedding_dim, config.text_units,
                 config.text_encoder, config.width, text_name,

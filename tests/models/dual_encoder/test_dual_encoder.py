@@ -75,3 +75,27 @@ print("max", max(float(np.max(np.abs(a - b))) for a, b in zip(one, two)))
     losses = [float(v) for v in out.split("loss ")[1].split()[:2]]
     assert losses[0] == pytest.approx(losses[1], rel=1e-5), out
     assert float(out.split("max ")[1].split()[0]) < 1e-5, out
+
+
+@pytest.mark.slow
+def test_edge_exports_report_their_recall_cost_for_each_tower(tmp_path, tiny_manifest):
+    import exporters
+    from conftest import read_json, run_cli
+
+    run = tmp_path / "run"
+    sets = [flag for item in TINY for flag in ("--set", item)]
+    run_cli("train", "dual-encoder", "--dataset", f"manifest:{tiny_manifest}", "--epochs", 4, "--batch-size", 16,
+            "--out", run, "--quiet", *sets)
+    for format_name, quantize in (("onnx", "none"), ("tflite", "int8")):
+        exporters.export(run, format_name, quantize=quantize, out=tmp_path / "exports", verbose=False, parity_samples=8,
+                         latency_repeats=2)
+    onnx = read_json(tmp_path / "exports" / "onnx" / "export_report.json")["signatures"]
+    int8 = read_json(tmp_path / "exports" / "tflite-int8" / "export_report.json")["signatures"]
+    assert sorted(onnx) == sorted(int8) == ["embed_images", "embed_text_ids"]
+    for signature, report in onnx.items():
+        assert report["parity"]["passed"] is True
+    for signature, report in int8.items():
+        quality = report["quality"]
+        assert quality["metric"] == ("image_to_text_recall@1" if signature == "embed_images" else "text_to_image_recall@1")
+        assert quality["recall@1_delta"] == pytest.approx(quality["export_recall@1"] - quality["keras_recall@1"])
+        assert 0 <= quality["export_recall@1"] <= 1 and report["flex_ops"] == []

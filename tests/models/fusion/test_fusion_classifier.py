@@ -132,3 +132,26 @@ def test_train_evaluate_sample_and_bad_input_through_the_command_line(tmp_path, 
     assert not (tmp_path / "bad").exists()
     failed = run_cli("sample", run, "--out", tmp_path / "p.json", check=False)
     assert failed.returncode == 2 and "--examples" in failed.stderr
+
+
+@pytest.mark.slow
+def test_int8_tflite_reports_its_accuracy_cost_against_the_runs_own_evaluation(tmp_path, tiny_manifest):
+    import exporters
+
+    run = tmp_path / "run"
+    sets = [flag for item in TINY for flag in ("--set", item)]
+    run_cli("train", "fusion-classifier", "--dataset", f"manifest:{tiny_manifest}", "--epochs", 8, "--batch-size", 16,
+            "--out", run, "--quiet", *sets)
+    run_cli("evaluate", run)
+    for quantize in ("none", "int8"):
+        exporters.export(run, "tflite", quantize=quantize, out=tmp_path / "exports", verbose=False, parity_samples=8,
+                         latency_repeats=2)
+    float_report = read_json(tmp_path / "exports" / "tflite" / "export_report.json")["signatures"]["classify_encoded"]
+    report = read_json(tmp_path / "exports" / "tflite-int8" / "export_report.json")["signatures"]["classify_encoded"]
+    quality = report["quality"]
+    # Keras' side of the cost is the accuracy `genkit evaluate` measured on the same test split.
+    assert quality["keras_accuracy"] == pytest.approx(read_json(run / "metrics.json")["accuracy"])
+    assert quality["accuracy_delta"] == pytest.approx(quality["export_accuracy"] - quality["keras_accuracy"])
+    assert quality["num_samples"] == read_json(run / "metrics.json")["examples"] and 0 <= quality["agreement"] <= 1
+    assert report["flex_ops"] == [] and "QUANTIZE" in report["tflite_ops"]
+    assert float_report["parity"]["passed"] is True
