@@ -165,8 +165,14 @@ class Trainer:
         ``make_dataset(epoch)`` gives the (per-epoch shuffled) dataset of that
         epoch, so a resumed run sees the very batches it would have seen.
         ``steps_per_epoch`` is None for a stream of unknown length: an epoch
-        then ends when its dataset does.
+        then ends when its dataset does. ``verbose`` 1 is Keras' live progress
+        bar on a terminal and one line per epoch (Keras' ``verbose=2``) when
+        standard output is a file or pipe (CI, nohup, cluster job logs), where
+        a live bar writes a carriage-return update per step; 2 is always one
+        line per epoch; 0 is silent.
         """
+        if verbose == 1 and not _is_terminal(sys.stdout):
+            verbose = 2
         self.steps_per_epoch = steps_per_epoch
         self._started_at_zero = (initial_epoch, initial_step) == (0, 0)
 
@@ -221,6 +227,14 @@ class Trainer:
             self.seconds_training += time.monotonic() - started
             callback_list.on_train_end(logs)
         return self.stop_reason or STOP_COMPLETED
+
+
+def _is_terminal(stream) -> bool:
+    """Whether ``stream`` is an interactive terminal (a redirected or captured stream is not)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 def _check_finite(logs: dict, epoch: int, step: int, checkpoint: TrainingCheckpoint) -> None:

@@ -48,7 +48,8 @@ class FusionClassifier(PairedDataTask):
     final_samples_file = None
     sampling_options = (EXAMPLES_OPTION,)
 
-    def __init__(self, network, preprocessor, target, class_names, fusion, modality_dropout=0.0, **kwargs):
+    def __init__(self, network, preprocessor, target, class_names, fusion, modality_dropout=0.0, unimodal_loss_weight=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.preprocessor = preprocessor
@@ -56,6 +57,7 @@ class FusionClassifier(PairedDataTask):
         self.class_names = list(class_names)
         self.fusion = fusion
         self.modality_dropout = float(modality_dropout)
+        self.unimodal_loss_weight = float(unimodal_loss_weight)
         self.seed = 0
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
@@ -70,6 +72,7 @@ class FusionClassifier(PairedDataTask):
             class_names=config.class_names,
             fusion=config.fusion,
             modality_dropout=config.modality_dropout,
+            unimodal_loss_weight=config.unimodal_loss_weight,
             name="fusion_classifier",
         )
 
@@ -154,8 +157,11 @@ class FusionClassifier(PairedDataTask):
         labels = tf.cast(batch[self.target], tf.int32)
         present = self.train_present(tf.shape(labels)[0])
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.network(self.network_inputs(batch, present), training=True)["logits"], tf.float32)
+            outputs = self.network(self.network_inputs(batch, present), training=True)
+            logits = tf.cast(outputs["logits"], tf.float32)
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            if "unimodal_logits" in outputs:
+                per_example += self.unimodal_loss_weight * self.unimodal_cross_entropy(labels, outputs["unimodal_logits"], present)
             loss = tf.nn.compute_average_loss(per_example)
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self._trainable_network_variables()
@@ -164,6 +170,14 @@ class FusionClassifier(PairedDataTask):
         self.loss_tracker.update_state(loss * replicas)
         self.accuracy_tracker.update_state(labels, logits)
         return {metric.name: metric.result() for metric in self.metrics}
+
+    @staticmethod
+    def unimodal_cross_entropy(labels, unimodal_logits, present):
+        """[N]: the mean cross-entropy of the per-input classifiers [N, M, K] over each example's present inputs."""
+        unimodal_logits = tf.cast(unimodal_logits, tf.float32)
+        repeated = tf.repeat(labels[:, None], tf.shape(unimodal_logits)[1], axis=1)
+        per_input = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=repeated, logits=unimodal_logits)
+        return tf.reduce_sum(per_input * present, axis=-1) / tf.maximum(tf.reduce_sum(present, axis=-1), 1.0)
 
     def call(self, encoded, training=False):
         """Logits [N, K] of encoded inputs (every modality present unless ``encoded`` has a ``present`` mask)."""
@@ -367,6 +381,7 @@ class FusionClassifier(PairedDataTask):
             "class_names": self.class_names,
             "fusion": self.fusion,
             "modality_dropout": self.modality_dropout,
+            "unimodal_loss_weight": self.unimodal_loss_weight,
         }
 
     @classmethod

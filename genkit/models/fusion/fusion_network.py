@@ -11,7 +11,9 @@ from genkit.tasks.paired_preprocessor import PairedPreprocessor
 
 
 def build_fusion_network(config) -> keras.Model:
-    """``{input name: encoded input, "present": [N, M]} -> {"logits": [N, K], "modality_weights": [N, M]}``."""
+    """``{input name: encoded input, "present": [N, M]} -> {"logits": [N, K], "modality_weights": [N, M]}``,
+    plus ``"unimodal_logits"`` [N, M, K] (a classifier of each input's embedding) when the config trains with
+    a unimodal loss."""
     frames = PairedPreprocessor.from_model_config(config).frames
     inputs = {}
     for name, kind in zip(config.inputs, config.input_types):
@@ -44,4 +46,7 @@ def build_fusion_network(config) -> keras.Model:
         "logits": keras.layers.Identity(name="logits")(logits),
         "modality_weights": keras.layers.Identity(name="modality_weights")(weights),
     }
+    if config.unimodal_loss_weight and config.fusion != "late":
+        unimodal = [keras.layers.Dense(num_classes, name=f"{name}_classifier")(x) for name, x in zip(config.inputs, embeddings)]
+        outputs["unimodal_logits"] = keras.layers.Identity(name="unimodal_logits")(ops.stack(unimodal, axis=1))
     return keras.Model({**inputs, "present": present}, outputs, name="fusion_network")

@@ -52,6 +52,33 @@ def test_every_fusion_trains_on_three_modalities_and_ignores_a_missing_one(tiny_
     np.testing.assert_allclose(partial.call(other_text)["probabilities"], outputs["probabilities"], atol=1e-6)
 
 
+def test_the_unimodal_loss_adds_each_inputs_own_classifier_over_the_present_inputs(tiny_manifest):
+    model, data = _build(tiny_manifest, "gated", unimodal_loss_weight=0.5, modality_dropout=0.0, dropout=0.0)
+    batch = next(iter(model.training_dataset(data, 16, shuffle_seed=0)))
+    labels = tf.cast(batch["label"], tf.int32)
+    outputs = model.network(model.network_inputs(batch, tf.ones([16, 3])), training=True)
+    assert outputs["unimodal_logits"].shape == (16, 3, 3)
+
+    def cross_entropy(logits):
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits).numpy()
+
+    unimodal = np.mean([cross_entropy(outputs["unimodal_logits"][:, m]) for m in range(3)], axis=0)
+    expected = np.mean(cross_entropy(outputs["logits"]) + 0.5 * unimodal)
+    heads = [model.network.get_layer(f"{name}_classifier") for name in ("image", "text", "audio")]
+    before = [head.kernel.numpy().copy() for head in heads]
+    assert float(model.train_step(batch)["loss"]) == pytest.approx(expected, rel=1e-5)
+    assert all(not np.array_equal(head.kernel.numpy(), old) for head, old in zip(heads, before))
+    # A missing input's classifier does not count; without the weight, or for late fusion, there are no extra heads.
+    present = tf.constant([[1.0, 0.0, 1.0]] * 16)
+    masked = model.unimodal_cross_entropy(labels, outputs["unimodal_logits"], present).numpy()
+    np.testing.assert_allclose(
+        masked, (cross_entropy(outputs["unimodal_logits"][:, 0]) + cross_entropy(outputs["unimodal_logits"][:, 2])) / 2, rtol=1e-5
+    )
+    for fusion, weight in (("gated", 0.0), ("late", 0.5)):
+        other, _ = _build(tiny_manifest, fusion, unimodal_loss_weight=weight)
+        assert "unimodal_logits" not in other.network.output
+
+
 def test_evaluation_reports_accuracy_f1_ablations_and_learned_weights(tiny_manifest):
     model, data = _build(tiny_manifest, "weighted")
     for _ in range(3):
