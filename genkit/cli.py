@@ -58,7 +58,8 @@ def _command_sample(args) -> None:
 
     options = _family_options(args)
     samples = sample(args.run_dir, args.num_samples, args.out, seed=args.seed, **options)
-    print(f"genkit: wrote {len(samples)} samples to {args.out}")
+    if args.out is not None:
+        print(f"genkit: wrote {len(samples)} samples to {args.out}")
 
 
 def _command_evaluate(args) -> None:
@@ -143,8 +144,9 @@ def _add_sample_command(commands, with_family_options: bool) -> None:
     sample.add_argument("run_dir", metavar="RUN_DIR")
     sample.add_argument("-n", "--num-samples", type=positive_int, default=64, metavar="N")
     sample.add_argument(
-        "--out", required=True, metavar="FILE",
-        help="images: .npy (float32 [N,H,W,C] in [0,1]) or .png grid; text: .txt",
+        "--out", metavar="FILE",
+        help="images: .npy (float32 [N,H,W,C] in [0,1]) or .png grid; text: .txt (without --out: printed); "
+        "predictions: .json (without --out: printed)",
     )
     sample.add_argument("--seed", type=int, default=0, metavar="N")
     _add_family_options(sample, "sampling", with_family_options)

@@ -128,6 +128,7 @@ def test_user_errors_are_one_line_with_exit_status_2(tmp_path, tiny_npz, trained
     _assert_user_error(run_cli("train", "dcgan", "--config", bad_config, check=False), str(bad_config), "unknown_field")
     _assert_user_error(run_cli("sample", tmp_path / "no-run", "--out", tmp_path / "x.npy", check=False), "no such run folder")
     _assert_user_error(run_cli("sample", trained_run, "--out", tmp_path / "x.gif", check=False), ".gif", ".npy, .png")
+    _assert_user_error(run_cli("sample", trained_run, check=False), "--out: required for 'dcgan' samples", ".npy, .png")
     _assert_user_error(run_cli("info", tmp_path, check=False), "incomplete run")
     assert not (tmp_path / "r2").exists(), "a rejected --batch-size left a run folder behind"
 

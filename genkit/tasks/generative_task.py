@@ -49,6 +49,7 @@ class GenerativeTask(keras.Model):
     example_unit = "examples"
     generation_endpoint = "serving_default"
     sample_file_types: tuple[str, ...] = ()
+    prints_samples = False  # True: samples_text() gives them as text (`genkit sample` without --out prints them)
     final_samples_file: str | None = None
     sampling_options: tuple[Option, ...] = ()
     evaluation_options: tuple[Option, ...] = ()
@@ -165,6 +166,10 @@ class GenerativeTask(keras.Model):
 
     def write_samples(self, path: str | Path, samples) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement write_samples().")
+
+    def samples_text(self, samples) -> str:
+        """The samples as text for standard output (models whose ``prints_samples`` is true)."""
+        raise NotImplementedError(f"{type(self).__name__} samples need a file (--out)")
 
     def check_options(self, command: str, options: dict) -> None:
         """A one-line error for the first set option that this model's ``command`` options do not include."""

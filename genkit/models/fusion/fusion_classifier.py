@@ -45,6 +45,7 @@ class FusionClassifier(PairedDataTask):
     """
 
     sample_file_types = (".json",)
+    prints_samples = True
     final_samples_file = None
     sampling_options = (EXAMPLES_OPTION,)
 
@@ -311,6 +312,11 @@ class FusionClassifier(PairedDataTask):
                     "modality_weights": dict(zip(self.preprocessor.input_names, map(float, outputs["modality_weights"][row]))),
                 })
         return predictions[:num_samples]
+
+    def samples_text(self, samples) -> str:
+        import json
+
+        return json.dumps({"predictions": samples}, indent=1) + "\n"
 
     def write_samples(self, path, samples) -> None:
         from genkit.atomic import write_json

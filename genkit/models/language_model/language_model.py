@@ -54,6 +54,7 @@ class LanguageModel(GenerativeTask):
     data_fields = ("corpus",)
     example_unit = "windows"
     sample_file_types = (".txt",)
+    prints_samples = True
     final_samples_file = "samples.txt"
     sampling_options = SAMPLING_OPTIONS
     default_length = 200
@@ -299,15 +300,18 @@ class LanguageModel(GenerativeTask):
         )
         return self.generate(**inputs)
 
-    def write_samples(self, path, samples) -> None:
-        """One text, or every text under a ``=== sample N ===`` line; UTF-8, written atomically."""
-        from genkit.atomic import write_bytes
-
+    def samples_text(self, samples) -> str:
+        """One text, or every text under a ``=== sample N ===`` line."""
         samples = list(samples)
-        text = samples[0] + "\n" if len(samples) == 1 else "".join(
+        return samples[0] + "\n" if len(samples) == 1 else "".join(
             f"=== sample {index + 1} ===\n{sample}\n\n" for index, sample in enumerate(samples)
         )
-        write_bytes(Path(path), text.encode("utf-8"))
+
+    def write_samples(self, path, samples) -> None:
+        """:meth:`samples_text` in UTF-8, written atomically."""
+        from genkit.atomic import write_bytes
+
+        write_bytes(Path(path), self.samples_text(samples).encode("utf-8"))
 
     # -- evaluation ----------------------------------------------------------------------------
 

@@ -136,6 +136,8 @@ def test_train_evaluate_sample_and_bad_input_through_the_command_line(tmp_path, 
     run_cli("sample", run, "-n", 5, "--examples", f"manifest:{tiny_manifest}", "--out", tmp_path / "predictions.json")
     predictions = read_json(tmp_path / "predictions.json")["predictions"]
     assert len(predictions) == 5 and all(p["label"] in metadata["config"]["class_names"] for p in predictions)
+    printed = run_cli("sample", run, "-n", 5, "--examples", f"manifest:{tiny_manifest}")
+    assert json.loads(printed.stdout)["predictions"] == predictions  # without --out: printed as JSON
 
     # Another labelled file: every row is evaluated, its class names mapped to the run's class ids.
     rows = [json.loads(line) for line in tiny_manifest.read_text().splitlines()]

@@ -229,6 +229,8 @@ def test_cli_sample_writes_text_and_rejects_image_options(char_run, tmp_path):
     run_cli("sample", char_run, "--prompt", "And", "--length", 20, "--temperature", 0, "-n", 2, "--out", out)
     text = out.read_text(encoding="utf-8")
     assert text.count("=== sample") == 2 and "\nAnd" in text
+    printed = run_cli("sample", char_run, "--prompt", "And", "--length", 20, "--temperature", 0, "-n", 2)
+    assert printed.stdout == text  # without --out the same texts go to standard output
     bad = run_cli("sample", char_run, "--out", tmp_path / "s.png", check=False)
     assert bad.returncode == 2 and "allowed: .txt" in bad.stderr
     bad = run_cli("sample", char_run, "--label", 1, "--out", out, check=False)
