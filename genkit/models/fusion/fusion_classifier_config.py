@@ -33,7 +33,7 @@ class FusionClassifierConfig(PairedModelConfig):
     target: str = "label"
     fusion: str = "weighted"
     modality_dropout: float = 0.2
-    unimodal_loss_weight: float = 0.0
+    unimodal_loss_weight: float = 1.0
     rank: int = 4
     attention_heads: int = 2
     class_names: tuple[str, ...] | None = None
