@@ -3,6 +3,7 @@ nearest-neighbour floors, and the dual encoder's retrieval against a CCA baselin
 
     python benchmarks/fusion_quality.py [--minutes 10] [--tasks emoji-subgroup,emoji-group,av-digits] [--json out.json] [--markdown out.md]
     python benchmarks/fusion_quality.py --minutes 0.2 --tasks av-digits    # a smoke run
+    python benchmarks/fusion_quality.py --split validation --set unimodal_loss_weight=0 --no-dual-encoder  # choose settings
 
 Tasks (their data and split protocols are in docs/data.md, fixed before any result here):
 
@@ -36,6 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from genkit.atomic import write_bytes, write_json  # noqa: E402
+from genkit.config import parse_overrides  # noqa: E402
 from genkit.data.registry import load_dataset  # noqa: E402
 from genkit.evaluate import evaluate  # noqa: E402
 from genkit.evaluation.retrieval import recall_at_k  # noqa: E402
@@ -59,19 +61,30 @@ def _stamp() -> str:
     return time.strftime("%H:%M:%S")
 
 
-def classifier_run(out: Path, task: str, inputs, fusion: str, minutes: float, seed: int) -> dict:
+def classifier_run(out: Path, task: str, inputs, fusion: str, minutes: float, seed: int, split: str = "test",
+                   overrides: dict | None = None) -> dict:
     dataset, target, _ = TASKS[task]
     label = fusion if len(inputs) > 1 else f"{inputs[0]} only"
     run_dir = out / f"{task}-{label.replace(' ', '-')}-seed{seed}"
     print(f"[{_stamp()}] {task}: {label} for {minutes} min ...", flush=True)
     result = train(
-        "fusion-classifier", overrides={"inputs": list(inputs), "target": target, "fusion": fusion},
+        "fusion-classifier", overrides={**(overrides or {}), "inputs": list(inputs), "target": target, "fusion": fusion},
         out=run_dir, verbose=0, dataset=dataset, epochs=UNLIMITED_EPOCHS, time_limit=minutes,
         batch_size=BATCH_SIZE, seed=seed,
     )
-    metrics = evaluate(result.run_dir)
+    metrics = evaluate(result.run_dir) if split == "test" else validation_metrics(result.run_dir)
     training = json.loads((result.run_dir / "genkit.json").read_text())["training"]
-    return {"task": task, "method": label, "seed": seed, "steps": training["global_steps"], **metrics}
+    return {"task": task, "method": label, "seed": seed, "split": split, "steps": training["global_steps"], **metrics}
+
+
+def validation_metrics(run_dir: Path) -> dict:
+    """``genkit evaluate``'s metrics on the validation split (for choosing settings without the test split)."""
+    from genkit.runtime.run_folder import RunFolder
+
+    model = RunFolder(run_dir).load_model()
+    data = type(model).evaluation_data(json.loads((run_dir / "genkit.json").read_text()))
+    data.evaluation_split = "validation"
+    return model.evaluation_metrics(data)
 
 
 def dual_encoder_run(out: Path, minutes: float, seed: int) -> dict:
@@ -121,10 +134,10 @@ def _log_mel_means(waveforms, sample_rate):
     return np.concatenate([features.mean(axis=1), features.std(axis=1)], axis=1)
 
 
-def floors(task: str) -> list[dict]:
+def floors(task: str, split: str = "test") -> list[dict]:
     dataset, target, inputs = TASKS[task]
     data = load_dataset(dataset, (*inputs, target), "the benchmark")
-    train_split, test = data.split("train"), data.split("test")
+    train_split, test = data.split("train"), data.split(split)
     train_y, test_y = train_split[target], test[target]
     rows = []
     pixels = [split["image"].reshape(len(split["image"]), -1).astype(np.float32) / 255 for split in (train_split, test)]
@@ -229,6 +242,10 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", default=None, help="comma-separated fusion methods and 'single' (default: all)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per method (seeds 0..N-1), for the spread")
     parser.add_argument("--no-dual-encoder", action="store_true", help="skip the dual encoder and its CCA baseline")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="where classifiers are scored: test (default), or validation to choose settings")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a fusion-classifier field for every classifier run (repeatable), e.g. unimodal_loss_weight=0")
     parser.add_argument("--out", type=Path, default=None, help="where the run folders go")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
@@ -240,17 +257,18 @@ def main(argv=None) -> int:
     if unknown:
         print(f"fusion_quality.py: error: unknown task or method {unknown[0]!r}", file=sys.stderr)
         return 2
+    overrides = parse_overrides(args.set)
     out = args.out or Path("saved_models") / f"fusion-quality-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     classification, retrieval = [], []
     for task in tasks:
-        classification += floors(task)
+        classification += floors(task, args.split)
         for seed in range(args.repeat):
             for method in methods:
                 if method == "single":
                     for name in TASKS[task][2]:
-                        classification.append(classifier_run(out, task, [name], "concat", args.minutes, seed))
+                        classification.append(classifier_run(out, task, [name], "concat", args.minutes, seed, args.split, overrides))
                 else:
-                    classification.append(classifier_run(out, task, TASKS[task][2], method, args.minutes, seed))
+                    classification.append(classifier_run(out, task, TASKS[task][2], method, args.minutes, seed, args.split, overrides))
     if not args.no_dual_encoder:
         retrieval.append(cca_retrieval())
         for seed in range(args.repeat):
@@ -261,7 +279,8 @@ def main(argv=None) -> int:
         write_bytes(args.markdown, (report + "\n").encode())
     if args.json:
         write_json(args.json, {
-            "minutes": args.minutes, "repeat": args.repeat, "classification": classification, "retrieval": retrieval,
+            "minutes": args.minutes, "repeat": args.repeat, "split": args.split, "set": args.set,
+            "classification": classification, "retrieval": retrieval,
             "versions": library_versions(),
         })
     return 0

@@ -7,6 +7,7 @@ checks: a failure leaves no partial files behind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -19,6 +20,7 @@ from exporters.report import folder_label, format_table
 from exporters.source import Endpoint, ExportSource
 from genkit.errors import UserError
 from genkit.evaluation.export_cost import DEFAULT_QUALITY_SAMPLES
+from genkit.runtime.run_lock import RunFolderLock
 from genkit.atomic import write_json
 
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -98,68 +100,72 @@ def export(
     ``format="all"`` the SavedModel and ONNX exports stay float32.
     """
     formats = _check_options(format, quantize, int8_io, opset)
-    source = ExportSource.load(run_dir)
-    if signature is not None and format == "all":
-        formats = _formats_with_signature(source, formats, signature)
-    out_root = Path(out) if out is not None else source.run.path / "exports"
-    if out_root.exists() and not out_root.is_dir():
-        raise UserError(f"--out {out_root}: exists and is not a folder")
-    created_root = not out_root.exists()
-    out_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-tmp-", dir=out_root))
-    destinations = {}
-    try:
-        exports = []
-        for format_name in formats:
-            format_quantize = quantize if format_name == "tflite" else "none"
-            folder = staging / folder_label(format_name, format_quantize)
-            folder.mkdir()
-            if format_name == "savedmodel":
-                exports.append(_export_savedmodel(source, folder, signature))
-            elif format_name == "tflite":
-                exports.append(
-                    _export_tflite(source, folder, staging, signature, format_quantize, int8_io, allow_flex, seed)
+    run_path = Path(run_dir)
+    # One writer per run folder: not while the run trains (or another export writes into it).
+    lock = RunFolderLock(run_path, "genkit export") if run_path.is_dir() else contextlib.nullcontext()
+    with lock:
+        source = ExportSource.load(run_dir)
+        if signature is not None and format == "all":
+            formats = _formats_with_signature(source, formats, signature)
+        out_root = Path(out) if out is not None else source.run.path / "exports"
+        if out_root.exists() and not out_root.is_dir():
+            raise UserError(f"--out {out_root}: exists and is not a folder")
+        created_root = not out_root.exists()
+        out_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-tmp-", dir=out_root))
+        destinations = {}
+        try:
+            exports = []
+            for format_name in formats:
+                format_quantize = quantize if format_name == "tflite" else "none"
+                folder = staging / folder_label(format_name, format_quantize)
+                folder.mkdir()
+                if format_name == "savedmodel":
+                    exports.append(_export_savedmodel(source, folder, signature))
+                elif format_name == "tflite":
+                    exports.append(
+                        _export_tflite(source, folder, staging, signature, format_quantize, int8_io, allow_flex, seed)
+                    )
+                else:
+                    exports.append(_export_onnx(source, folder, signature, opset))
+            reports = _check_exports(
+                source, exports, parity_samples, quality_samples, latency_batch, latency_repeats, seed
+            )
+            for export_entry, report in zip(exports, reports):
+                write_json(export_entry.folder / REPORT_FILE, report)
+                signatures = {
+                    s.endpoint.name: {"file": s.file, **s.description}
+                    for s in export_entry.signatures
+                }
+                document = metadata.export_document(
+                    source, export_entry.format, export_entry.options, signatures, export_entry.extra
                 )
-            else:
-                exports.append(_export_onnx(source, folder, signature, opset))
-        reports = _check_exports(
-            source, exports, parity_samples, quality_samples, latency_batch, latency_repeats, seed
-        )
-        for export_entry, report in zip(exports, reports):
-            write_json(export_entry.folder / REPORT_FILE, report)
-            signatures = {
-                s.endpoint.name: {"file": s.file, **s.description}
-                for s in export_entry.signatures
-            }
-            document = metadata.export_document(
-                source, export_entry.format, export_entry.options, signatures, export_entry.extra
-            )
-            write_json(export_entry.folder / METADATA_FILE, document)
-        failed = [
-            (report, name, entry) for report in reports for name, entry in report["signatures"].items()
-            if entry["parity"].get("passed") is False
-        ]
-        if failed:
-            report, name, entry = failed[0]
-            raise checks.ExportCheckFailed(
-                f"{folder_label(report['format'], report['quantize'])} signature '{name}' differs from Keras by "
-                f"{entry['parity']['max_abs_error']:.3g} (tolerance {entry['parity']['tolerance']:g}); nothing written"
-            )
-        for export_entry in exports:
-            destination = out_root / export_entry.label
-            if destination.exists():
-                os.replace(destination, staging / f"previous-{export_entry.label}")
-            os.replace(export_entry.folder, destination)
-            destinations[export_entry.label] = destination
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created_root and not destinations:
-            shutil.rmtree(out_root, ignore_errors=True)  # a failed first export leaves no empty folder behind
-    if verbose:
-        print(format_table(reports))
-        for label, destination in destinations.items():
-            print(f"genkit: wrote {label} export to {destination}")
-    return destinations
+                write_json(export_entry.folder / METADATA_FILE, document)
+            failed = [
+                (report, name, entry) for report in reports for name, entry in report["signatures"].items()
+                if entry["parity"].get("passed") is False
+            ]
+            if failed:
+                report, name, entry = failed[0]
+                raise checks.ExportCheckFailed(
+                    f"{folder_label(report['format'], report['quantize'])} signature '{name}' differs from Keras by "
+                    f"{entry['parity']['max_abs_error']:.3g} (tolerance {entry['parity']['tolerance']:g}); nothing written"
+                )
+            for export_entry in exports:
+                destination = out_root / export_entry.label
+                if destination.exists():
+                    os.replace(destination, staging / f"previous-{export_entry.label}")
+                os.replace(export_entry.folder, destination)
+                destinations[export_entry.label] = destination
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            if created_root and not destinations:
+                shutil.rmtree(out_root, ignore_errors=True)  # a failed first export leaves no empty folder behind
+        if verbose:
+            print(format_table(reports))
+            for label, destination in destinations.items():
+                print(f"genkit: wrote {label} export to {destination}")
+        return destinations
 
 
 ENDPOINT_KINDS = {"savedmodel": "serving", "tflite": "edge", "onnx": "edge"}

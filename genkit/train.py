@@ -127,6 +127,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
 
     from genkit.atomic import temporary_directory
     from genkit.runtime.callbacks import MetricsHistory
+    from genkit.runtime.run_lock import RunFolderLock
     from genkit.runtime.trainer import Trainer, steps_in_epoch
     from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
@@ -143,6 +144,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
 
     policy = "float32" if train_config.mixed_precision == "none" else train_config.mixed_precision
     keras.mixed_precision.set_dtype_policy(policy)
+    lock = RunFolderLock(run.path, f"genkit train {entry.name}")  # the chief is the run folder's one writer
     try:
         keras.utils.set_random_seed(train_config.seed)  # the same initial weights for the same seed
         with strategy.scope():
@@ -156,6 +158,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         steps_per_epoch = steps_in_epoch(make_dataset(0), train_config.batch_size, data.name)
         if chief:
             run.path.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
             run.metadata_path.unlink(missing_ok=True)  # in progress again: incomplete until finalized
             run.write_config(resolved)
 
@@ -188,6 +191,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
             training["strategy"] = describe_strategy(strategy)
             _finalize(entry, model_config, train_config, run, model, data, training, resolved)
     finally:
+        lock.release()
         keras.mixed_precision.set_dtype_policy("float32")
     if verbose and chief:
         print(f"genkit: run folder {run.path} ({stop_reason})")

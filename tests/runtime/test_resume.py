@@ -11,6 +11,7 @@ from conftest import (
     assert_resumed_like_straight, read_json, run_cli, run_genkit, run_genkit_sessions, tiny_set_flags,
     without_step_race,
 )
+from genkit.runtime.run_lock import LOCK_FILE
 
 
 def _train_arguments(tiny_npz, out, *extra):
@@ -81,10 +82,15 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_npz):
     while not (out / "checkpoints" / "checkpoint").exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
         time.sleep(0.2)
+    # The trainer holds the run folder: a second writer is refused, naming it.
+    assert read_json(out / LOCK_FILE)["pid"] == process.pid
+    refused = run_cli("train", "dcgan", "--resume", "--out", out, "--epochs", 100001, check=False)
+    assert refused.returncode == 2 and f"in use by 'genkit train dcgan' (pid {process.pid} on" in refused.stderr
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr[-2000:]
     assert "received SIGTERM" in stderr
+    assert not (out / LOCK_FILE).exists()
     metadata = read_json(out / "genkit.json")
     assert metadata["training"]["stop_reason"] == "signal"
     assert 1 <= metadata["training"]["epochs_completed"] < 100000
