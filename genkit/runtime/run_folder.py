@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import keras
@@ -102,10 +103,12 @@ class RunFolder:
         if not self.model_path.is_file():
             raise UserError(f"{self.model_path}: missing; the run folder is incomplete")
         try:
-            return keras.saving.load_model(self.model_path)
-        except (OSError, ValueError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise UserError(f"{self.model_path}: cannot load the model ({first_line})") from None
+            return keras.saving.load_model(self.model_path)  # safe_mode: no Lambda or other code runs from the file
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, EOFError, zipfile.BadZipFile) as error:
+            # A corrupt, truncated or tampered file (an unknown class, a Lambda layer, a damaged config).
+            text = str(error).strip()
+            reason = f"{type(error).__name__}: {text.splitlines()[0][:200]}" if text else type(error).__name__
+            raise UserError(f"{self.model_path}: cannot load the model ({reason})") from None
 
 
 def _read_json(path: Path, what: str) -> dict:
