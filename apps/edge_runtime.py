@@ -61,19 +61,26 @@ class Model:
         path = Path(folder) / entry["file"]
         if not path.is_file():
             raise AppError(f"{path}: missing (the export folder is incomplete)")
-        if runtime == "litert":
-            from ai_edge_litert.interpreter import Interpreter
+        try:
+            if runtime == "litert":
+                from ai_edge_litert.interpreter import Interpreter
 
-            self._runner = Interpreter(model_path=str(path)).get_signature_runner(signature)
-            self._inputs = self._runner.get_input_details()
-            self._outputs = self._runner.get_output_details()
-        else:
-            import onnxruntime
+                self._runner = Interpreter(model_path=str(path)).get_signature_runner(signature)
+                self._inputs = self._runner.get_input_details()
+                self._outputs = self._runner.get_output_details()
+            else:
+                import onnxruntime
 
-            options = onnxruntime.SessionOptions()
-            options.log_severity_level = 3
-            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            self._output_names = [value.name for value in self._session.get_outputs()]
+                options = onnxruntime.SessionOptions()
+                options.log_severity_level = 3
+                self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                self._output_names = [value.name for value in self._session.get_outputs()]
+        except (ImportError, AttributeError):
+            raise
+        except Exception as error:  # each runtime has its own error types for a file it cannot read
+            text = str(error).strip().splitlines()
+            reason = text[-1][:200] if text else type(error).__name__
+            raise AppError(f"{path}: the {runtime} runtime cannot load it ({reason}); is it truncated or damaged? Export it again") from None
 
     def __call__(self, **inputs) -> dict[str, np.ndarray]:
         if self.runtime == "litert":

@@ -10,6 +10,7 @@ which CI creates with::
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -81,7 +82,15 @@ def test_generate_images_runs_an_int8_export(apps_python, dcgan_exports, trained
 
 
 def test_app_errors_are_one_line_with_exit_status_2(apps_python, dcgan_exports, tmp_path):
+    damaged = {}
+    for format_name in ("tflite", "onnx"):  # an export whose model file was cut short (a failed copy or download)
+        damaged[format_name] = tmp_path / f"damaged-{format_name}"
+        shutil.copytree(dcgan_exports / format_name, damaged[format_name])
+        for model_file in damaged[format_name].glob(f"*.{format_name}"):
+            model_file.write_bytes(model_file.read_bytes()[:2000])
     cases = [
+        (["generate_images.py", damaged["tflite"], "--out", tmp_path / "x.png"], "the litert runtime cannot load it"),
+        (["generate_images.py", damaged["onnx"], "--out", tmp_path / "x.png"], "the onnx runtime cannot load it"),
         (["generate_images.py", dcgan_exports / "tflite", "--out", tmp_path / "x.png", "--label", 1],
          "this model is not conditional"),
         (["generate_images.py", dcgan_exports / "savedmodel", "--out", tmp_path / "x.png"], "holds no .tflite or .onnx"),
