@@ -32,6 +32,13 @@ SAMPLING_OPTIONS = (
 )
 
 
+# What one generation request may ask for (fixed in every export): its cost is about prompts x (prompt + length)
+# recurrent steps, so a request cannot hold a TF Serving worker for hours. Longer prompts keep their last tokens.
+MAX_GENERATION_LENGTH = 4096
+MAX_PROMPT_TOKENS = 4096
+MAX_PROMPTS = 256
+
+
 class LanguageModel(GenerativeTask):
     """A token-level recurrent language model (the base of ``char-lstm`` and ``word-lstm``).
 
@@ -217,9 +224,10 @@ class LanguageModel(GenerativeTask):
         return tf.cast(logits, tf.float32), [tf.cast(s, tf.float32) for s in new_states]
 
     def encode_prompts(self, prompts):
-        """Padded int32 ids [batch, max(1, longest)] and lengths [batch] >= 1; an empty prompt is the end token."""
+        """Padded int32 ids [batch, max(1, longest)] and lengths [batch] >= 1; an empty prompt is the end token.
+        A prompt keeps its last ``MAX_PROMPT_TOKENS`` tokens (what the continuation depends on most)."""
         tokens = graph_tokens(prompts, self.level, self.lowercase)
-        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self.lookup(t), tf.int32), tokens)
+        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self.lookup(t), tf.int32), tokens)[:, -MAX_PROMPT_TOKENS:]
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         padded = ids.to_tensor(default_value=self.end_id)
         padded = tf.pad(padded, [[0, 0], [0, tf.maximum(1 - tf.shape(padded)[1], 0)]], constant_values=self.end_id)
@@ -258,7 +266,13 @@ class LanguageModel(GenerativeTask):
         return tokens, (positions < length[:, None]) & before_end
 
     def generate_text(self, prompts, length, temperature, top_k, top_p, seed):
-        """Strings: ``text`` (prompt + continuation) and ``generated`` (the continuation) [batch]."""
+        """Strings: ``text`` (prompt + continuation) and ``generated`` (the continuation) [batch].
+
+        A request out of bounds fails before any step with an InvalidArgumentError
+        whose message names the input (what TF Serving puts in its error response).
+        """
+        with tf.control_dependencies(_request_checks(prompts, length, temperature, top_k, top_p)):
+            length = tf.identity(length)
         prompt_ids, prompt_lengths = self.encode_prompts(prompts)
         tokens, mask = self.generate_ids(prompt_ids, prompt_lengths, length, temperature, top_k, top_p, seed)
         strings = tf.ragged.boolean_mask(tf.gather(tf.constant(self.vocabulary), tokens), mask)
@@ -285,8 +299,15 @@ class LanguageModel(GenerativeTask):
     def generate(self, prompt, length, temperature, top_k, top_p, seed):
         if self._generate_function is None:
             self._generate_function = tf.function(self.generate_text, input_signature=self._text_signature())
-        outputs = self._generate_function(prompt, length, temperature, top_k, top_p, seed)
-        return [text.decode("utf-8") for text in outputs["text"].numpy()]
+        texts = []
+        for start in range(0, len(prompt), MAX_PROMPTS):  # a request takes at most MAX_PROMPTS prompts
+            chunk = slice(start, start + MAX_PROMPTS)
+            chunk_seed = seed[chunk] + start  # later chunks draw their own tokens, not the first chunk's again
+            outputs = self._generate_function(
+                prompt[chunk], length[chunk], temperature[chunk], top_k[chunk], top_p[chunk], chunk_seed,
+            )
+            texts += [text.decode("utf-8") for text in outputs["text"].numpy()]
+        return texts
 
     _generate_function = None
 
@@ -294,6 +315,8 @@ class LanguageModel(GenerativeTask):
                          top_k=None, top_p=None, **options):
         """``num_samples`` texts: ``prompt`` (default: none, start of a document) and ``length`` tokens after it."""
         self.check_options("sampling", options)
+        if length is not None and length > MAX_GENERATION_LENGTH:
+            raise UserError(f"--length {length}: at most {MAX_GENERATION_LENGTH} tokens per sample")
         inputs = self.generation_inputs(
             [prompt or ""] * num_samples, self.default_length if length is None else length,
             1.0 if temperature is None else temperature, top_k, top_p, seed,
@@ -482,3 +505,20 @@ class LanguageModel(GenerativeTask):
 def _has_layer(network, name) -> bool:
     return any(layer.name == name for layer in network.layers)
 
+
+
+def _request_checks(prompts, length, temperature, top_k, top_p) -> list:
+    """Assertions bounding a generation request's cost and refusing values without a meaning."""
+    return [
+        tf.debugging.assert_less_equal(
+            tf.shape(prompts)[0], MAX_PROMPTS, message=f"at most {MAX_PROMPTS} prompts per request"),
+        tf.debugging.assert_non_negative(length, message="length must be >= 0"),
+        tf.debugging.assert_less_equal(
+            length, MAX_GENERATION_LENGTH, message=f"length must be <= {MAX_GENERATION_LENGTH} (tokens)"),
+        tf.debugging.assert_greater_equal(  # also false for NaN
+            temperature, 0.0, message="temperature must be >= 0 (0 is greedy)"),
+        tf.debugging.assert_less(temperature, float("inf"), message="temperature must be finite"),
+        tf.debugging.assert_non_negative(top_k, message="top_k must be >= 0 (0: no top-k cut)"),
+        tf.debugging.assert_greater_equal(top_p, 0.0, message="top_p must be in [0, 1] (1: no nucleus cut)"),
+        tf.debugging.assert_less_equal(top_p, 1.0, message="top_p must be in [0, 1] (1: no nucleus cut)"),
+    ]

@@ -264,6 +264,40 @@ def test_string_savedmodel_generates_text_without_genkit(char_run):
     assert model.generate_samples(1, prompt="And God", length=12, temperature=0.0) == [texts[0]]
 
 
+def test_the_string_savedmodel_refuses_requests_out_of_bounds_before_any_step(char_run):
+    """What a TF Serving client could send: each out-of-bounds value gets an error naming it, from a process
+    without genkit; a long prompt keeps its last tokens."""
+    code = (
+        "import sys, time, tensorflow as tf\n"
+        f"f = tf.saved_model.load({str(char_run / 'serving' / '1')!r}).signatures['serving_default']\n"
+        "ok = dict(prompt=['And'], length=[5], temperature=[1.0], top_k=[0], top_p=[1.0], seed=[1])\n"
+        "bad = [dict(length=[10**9]), dict(length=[-1]), dict(temperature=[float('nan')]), dict(temperature=[float('inf')]),\n"
+        "       dict(temperature=[-1.0]), dict(top_k=[-2]), dict(top_p=[1.5]), dict(prompt=['a'] * 257, length=[1] * 257,\n"
+        "       temperature=[1.0] * 257, top_k=[0] * 257, top_p=[1.0] * 257, seed=[1] * 257)]\n"
+        "for change in bad:\n"
+        "    request = {k: tf.constant(v) for k, v in {**ok, **change}.items()}\n"
+        "    started = time.monotonic()\n"
+        "    try:\n"
+        "        f(**request)\n"
+        "        print('ACCEPTED', sorted(change))\n"
+        "    except tf.errors.InvalidArgumentError as error:\n"
+        "        print('REFUSED', round(time.monotonic() - started, 3), ' '.join(error.message.split()))\n"
+        "long = f(**{k: tf.constant(v) for k, v in {**ok, 'prompt': ['And God said ' * 1000 + 'Let'], 'length': [3]}.items()})\n"
+        "print('LONG', long['text'].numpy()[0].decode()[-40:])\n"
+        "assert 'genkit' not in sys.modules\n"
+    )
+    lines = run_python(code).strip().splitlines()
+    refused = [line for line in lines if line.startswith("REFUSED")]
+    assert len(refused) == 8, lines
+    for line, expected in zip(refused, ["length must be <= 4096", "length must be >= 0", "temperature must be >= 0",
+                                        "temperature must be finite", "temperature must be >= 0", "top_k must be >= 0",
+                                        "top_p must be in [0, 1]", "at most 256 prompts per request"]):
+        assert expected in line, (expected, line)
+    assert lines[-1].startswith("LONG ") and "said Let" in lines[-1]
+    bad = run_cli("sample", char_run, "--length", 5000, check=False)
+    assert bad.returncode == 2 and "--length 5000: at most 4096 tokens" in bad.stderr
+
+
 def test_evaluate_writes_cross_entropy_perplexity_and_bits_per_char(char_run, tmp_path):
     result = run_cli("evaluate", char_run)
     metrics = json.loads((char_run / "metrics.json").read_text())
