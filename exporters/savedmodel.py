@@ -16,7 +16,7 @@ def write_savedmodel(model, endpoints, destination: Path) -> Path:
     archive = keras.export.ExportArchive()
     archive.track(model)
     for endpoint in endpoints:
-        archive.add_endpoint(name=endpoint.name, fn=endpoint.function, input_signature=endpoint.input_signature)
+        archive.add_endpoint(name=endpoint.name, fn=endpoint.checked_function, input_signature=endpoint.input_signature)
     destination.parent.mkdir(parents=True, exist_ok=True)
     archive.write_out(str(destination), verbose=False)
     return destination

@@ -116,6 +116,23 @@ class TensorDeclaration:
             raise ValueError(f"input '{self.name}' declares no distribution to draw it from")
         return self.distribution.draw(num_samples, self.shape, seed)
 
+    def input_checks(self, tensor) -> list:
+        """Assertions a served request must pass for this input, each failing with a message naming it:
+        floats finite, values within the declared range."""
+        import tensorflow as tf
+
+        checks = []
+        if self.dtype in ("float32", "float16"):
+            checks.append(tf.debugging.assert_equal(
+                tf.reduce_all(tf.math.is_finite(tensor)), True, message=f"input {self.name} must be finite (no NaN or inf)",
+            ))
+        if self.value_range is not None and self.dtype != "string":
+            low, high = self.value_range
+            message = f"input {self.name} must be in [{low:g}, {high:g}]"
+            checks.append(tf.debugging.assert_greater_equal(tensor, tf.cast(low, tensor.dtype), message=message))
+            checks.append(tf.debugging.assert_less_equal(tensor, tf.cast(high, tensor.dtype), message=message))
+        return checks
+
     def describe(self) -> dict:
         """The JSON description in run and export metadata."""
         description = {"dtype": self.dtype, "shape": [None, *self.shape], "modality": self.modality}
@@ -144,6 +161,22 @@ class Endpoint:
     @property
     def input_signature(self) -> list:
         return [declaration.tensor_spec() for declaration in self.inputs]
+
+    @property
+    def checked_function(self) -> Callable:
+        """``function`` behind the checks of its declared inputs (:meth:`TensorDeclaration.input_checks`): what the
+        TF Serving SavedModels run, so a request with NaN noise, an image outside [0, 1] or a class id out of range
+        gets an error naming the input instead of an output. Edge exports convert ``function`` itself (builtin
+        ops only)."""
+        import tensorflow as tf
+
+        def checked(*values):
+            checks = [check for declaration, value in zip(self.inputs, values) for check in declaration.input_checks(value)]
+            with tf.control_dependencies(checks):
+                values = [tf.identity(value) for value in values]
+            return self.function(*values)
+
+        return checked
 
     @property
     def input_names(self) -> list[str]:

@@ -37,3 +37,33 @@ def test_an_endpoint_runs_on_numpy_and_describes_itself():
     assert endpoint.describe()["outputs"]["y"]["range"] == [0.0, 1.0]
     assert endpoint.input_names == ["x"] and endpoint.outputs_of("latent") == [y] and endpoint.serving
     assert [spec.name for spec in endpoint.input_signature] == ["x"]
+
+
+def test_the_served_function_refuses_inputs_outside_their_declarations_naming_them():
+    import tensorflow as tf
+
+    z = TensorDeclaration("z", "latent", "float32", (2,), distribution=StandardNormal())
+    label = TensorDeclaration("label", "label", "int32", (), value_range=(0, 9))
+    image = TensorDeclaration("image", "image", "float32", (2,), value_range=(0.0, 1.0))
+    endpoint = Endpoint("serving_default", lambda z, label, image: {"sum": z + tf.cast(label[:, None], tf.float32) + image},
+                        (z, label, image), (TensorDeclaration("sum", "latent", "float32", (2,)),))
+    served = tf.function(endpoint.checked_function, input_signature=endpoint.input_signature)
+    good = {"z": np.zeros((1, 2), np.float32), "label": np.array([3], np.int32), "image": np.ones((1, 2), np.float32)}
+    np.testing.assert_array_equal(endpoint.call(good, served)["sum"], [[4.0, 4.0]])
+    for change, message in [({"z": [[np.nan, 0.0]]}, "input z must be finite"), ({"z": [[np.inf, 0.0]]}, "input z must be finite"),
+                            ({"label": [10]}, r"input label must be in \[0, 9\]"), ({"label": [-1]}, r"input label must be in \[0, 9\]"),
+                            ({"image": [[0.5, 255.0]]}, r"input image must be in \[0, 1\]")]:
+        request = {**good, **{key: np.asarray(value, good[key].dtype) for key, value in change.items()}}
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            endpoint.call(request, served)
+
+
+def test_the_run_folders_savedmodel_refuses_nan_noise(trained_run):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(trained_run / "serving" / "1")).signatures["serving_default"]
+    z = np.random.default_rng(0).standard_normal((2, serve.structured_input_signature[1]["z"].shape[1])).astype(np.float32)
+    assert serve(z=tf.constant(z))["images"].shape[0] == 2
+    z[1, 0] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="input z must be finite"):
+        serve(z=tf.constant(z))

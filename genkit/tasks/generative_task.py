@@ -136,8 +136,8 @@ class GenerativeTask(keras.Model):
     # -- endpoints -----------------------------------------------------------------------------
 
     def serving_endpoints(self) -> dict:
-        """``{name: (function, input_signature)}`` of the TF Serving SavedModel."""
-        return {name: (e.function, e.input_signature) for name, e in self.endpoints().items() if e.serving}
+        """``{name: (function, input_signature)}`` of the TF Serving SavedModel (functions behind their input checks)."""
+        return {name: (e.checked_function, e.input_signature) for name, e in self.endpoints().items() if e.serving}
 
     def edge_endpoints(self) -> dict:
         """``{name: (function, input_signature)}`` that TFLite and ONNX exports convert."""
