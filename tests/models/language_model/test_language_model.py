@@ -289,8 +289,9 @@ def test_the_string_savedmodel_refuses_requests_out_of_bounds_before_any_step(ch
     lines = run_python(code).strip().splitlines()
     refused = [line for line in lines if line.startswith("REFUSED")]
     assert len(refused) == 8, lines
-    for line, expected in zip(refused, ["length must be <= 4096", "length must be >= 0", "temperature must be >= 0",
-                                        "temperature must be finite", "temperature must be >= 0", "top_k must be >= 0",
+    # NaN and inf fail the declared-input check (finite floats) before the generation's own checks.
+    for line, expected in zip(refused, ["length must be <= 4096", "length must be >= 0", "input temperature must be finite",
+                                        "input temperature must be finite", "temperature must be >= 0", "top_k must be >= 0",
                                         "top_p must be in [0, 1]", "at most 256 prompts per request"]):
         assert expected in line, (expected, line)
     assert lines[-1].startswith("LONG ") and "said Let" in lines[-1]
