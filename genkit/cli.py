@@ -102,7 +102,7 @@ def _add_family_options(parser: argparse.ArgumentParser, command: str, with_fami
         group = parser.add_argument_group(f"{command} options of the model families (a model takes only its own)")
         for name, (option, owners) in merged_options(groups).items():
             group.add_argument(
-                option.flag, dest=name, type=option.parse, metavar=option.metavar,
+                option.flag, dest=name, type=option.parse, metavar=option.metavar, nargs=option.nargs,
                 help=f"{option.help} [{', '.join(owners)}]",
             )
             names.append(name)

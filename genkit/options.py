@@ -61,13 +61,16 @@ class Option:
     help: str
     parse: Callable[[str], object] = str
     metavar: str = "VALUE"
+    nargs: str | None = None  # "+": one or more values, given as a list
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(self.flag, dest=self.name, type=self.parse, metavar=self.metavar, help=self.help)
+        parser.add_argument(
+            self.flag, dest=self.name, type=self.parse, metavar=self.metavar, help=self.help, nargs=self.nargs,
+        )
 
 
 def merged_options(groups: list[tuple[str, tuple[Option, ...]]]) -> dict[str, tuple[Option, list[str]]]:
@@ -77,7 +80,7 @@ def merged_options(groups: list[tuple[str, tuple[Option, ...]]]) -> dict[str, tu
         for option in options:
             if option.name in merged:
                 known, owners = merged[option.name]
-                if (known.parse, known.metavar) != (option.parse, option.metavar):
+                if (known.parse, known.metavar, known.nargs) != (option.parse, option.metavar, option.nargs):
                     raise ValueError(
                         f"option '{option.flag}' of {owner} differs from the one of {owners[0]} "
                         "(same name, another type): give it another name"

@@ -61,6 +61,7 @@ def register_dataset(kind: DatasetKind) -> DatasetKind:
 # The modules whose import registers genkit's own datasets (found by name: they import this registry).
 BUILTIN_DATASET_MODULES = (
     "genkit.data.loading", "genkit.data.text_corpus", "genkit.data.emoji", "genkit.data.av_digits", "genkit.data.manifest",
+    "genkit.data.coco_captions",
 )
 
 

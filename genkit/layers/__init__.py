@@ -6,3 +6,4 @@ from genkit.layers.modality_fusion import AttentionFusion, ConcatFusion, GatedFu
 from genkit.layers.replica_dropout import ReplicaDropout
 from genkit.layers.spectral_normalization import SpectralNormalization
 from genkit.layers.token_embedding import TokenEmbedding
+from genkit.layers.visual_attention import VisualAttention

@@ -30,20 +30,37 @@ def image_encoder(config, name: str) -> keras.Model:
     return conv_image_encoder(config.image_shape, config.image_filters, config.width, name)
 
 
-def conv_image_encoder(image_shape, filters, width: int, name: str) -> keras.Model:
-    """[N, H, W, C] in [0, 1] -> [N, width]: one stride-2 conv stage per entry of ``filters``, then average pooling."""
+def conv_image_encoder(image_shape, filters, width: int, name: str, grid: bool = False) -> keras.Model:
+    """[N, H, W, C] in [0, 1] -> [N, width]: one stride-2 conv stage per entry of ``filters``, then average pooling
+    (``grid``: no pooling, [N, cells, width])."""
     images = keras.Input(tuple(image_shape), name=name)
     x = keras.layers.Rescaling(2.0, offset=-1.0)(images)
     for stage, count in enumerate(filters):
         x = keras.layers.Conv2D(count, 3, strides=2, padding="same", activation="relu", name=f"conv_{stage}")(x)
         x = keras.layers.Conv2D(count, 3, padding="same", activation="relu", name=f"conv_{stage}_b")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(images, keras.layers.Dense(width, name="projection")(x), name=f"{name}_encoder")
+    return keras.Model(images, _pooled_or_grid(x, width, grid), name=f"{name}_{'grid' if grid else 'encoder'}")
+
+
+def _pooled_or_grid(feature_map, width: int, grid: bool):
+    """The projection to ``width`` of the average-pooled map [N, width], or of every cell [N, cells, width]."""
+    if grid:
+        return _cell_projection(feature_map, width)
+    pooled = keras.layers.GlobalAveragePooling2D()(feature_map)
+    return keras.layers.Dense(width, name="projection")(pooled)
+
+
+def _cell_projection(feature_map, width: int):
+    """[N, h, w, C] -> [N, h * w, width]: each cell projected and layer-normalised (attention and the decoder's
+    tanh units then see unit-scale features, whatever the conv net's scale)."""
+    height, width_cells, channels = feature_map.shape[1:]
+    cells = keras.layers.Reshape((height * width_cells, channels), name="cells")(feature_map)
+    return keras.layers.LayerNormalization(name="cell_normalisation")(keras.layers.Dense(width, name="projection")(cells))
 
 
 def backbone_image_encoder(image_shape, backbone: str, weights: str | None, trainable: bool, width: int,
-                           name: str) -> keras.Model:
-    """[N, H, W, C] in [0, 1] -> [N, width]: a keras.applications network without its top, average-pooled.
+                           name: str, grid: bool = False) -> keras.Model:
+    """[N, H, W, C] in [0, 1] -> [N, width]: a keras.applications network without its top, average-pooled
+    (``grid``: its last feature map's cells, [N, cells, width]).
 
     Grey images are repeated into three channels; the scaling the network was
     trained with is applied in the model (:class:`ImageNetPreprocessing`).
@@ -58,7 +75,7 @@ def backbone_image_encoder(image_shape, backbone: str, weights: str | None, trai
     x = ImageNetPreprocessing(IMAGE_BACKBONES[backbone], name="backbone_preprocessing")(x)
     try:
         network = getattr(keras.applications, backbone)(
-            include_top=False, weights=None, input_shape=(height, width_pixels, 3), pooling="avg",
+            include_top=False, weights=None, input_shape=(height, width_pixels, 3), pooling=None if grid else "avg",
         )
     except ValueError as error:
         raise UserError(f"image_backbone: {backbone} cannot take {height}x{width_pixels} images ({_first_line(error)}); set image_size") from None
@@ -71,7 +88,23 @@ def backbone_image_encoder(image_shape, backbone: str, weights: str | None, trai
             raise UserError(f"image_backbone_weights: {weights} does not fit {backbone} without its top ({_first_line(error)})") from None
     network.trainable = bool(trainable)
     x = network(x)
-    return keras.Model(images, keras.layers.Dense(width, name="projection")(x), name=f"{name}_encoder")
+    outputs = _cell_projection(x, width) if grid else keras.layers.Dense(width, name="projection")(x)
+    return keras.Model(images, outputs, name=f"{name}_{'grid' if grid else 'encoder'}")
+
+
+def image_grid_encoder(config, name: str) -> keras.Model:
+    """[N, H, W, C] in [0, 1] -> [N, cells, width]: the image encoder without its pooling, a feature per grid cell.
+
+    What visual attention reads (captioning): the conv net's last stage (an
+    H/2^stages x W/2^stages grid), or the backbone's last feature map; each
+    cell projected to ``width``.
+    """
+    if config.image_backbone:
+        return backbone_image_encoder(
+            config.image_shape, config.image_backbone, config.image_backbone_weights, config.image_backbone_trainable,
+            config.width, name, grid=True,
+        )
+    return conv_image_encoder(config.image_shape, config.image_filters, config.width, name, grid=True)
 
 
 def _first_line(error: Exception) -> str:

@@ -19,7 +19,7 @@ from genkit.tasks.generative_task import GenerativeTask
 from genkit.tasks.learning_rate_schedule import scheduled_learning_rate
 from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.models.language_model.language_model_network import build_language_model_network, state_names
-from genkit.models.language_model.sampling import choose_next
+from genkit.tasks.token_sampling import choose_next
 
 EVALUATION_STREAMS = 32
 EVALUATION_CHUNK = 256

@@ -1,4 +1,7 @@
-"""Choosing the next token from logits in a TensorFlow graph: greedy, temperature, top-k and nucleus (top-p)."""
+"""Choosing the next token from logits in a TensorFlow graph: greedy, temperature, top-k and nucleus (top-p).
+
+Shared by every model that decodes tokens (language models, captioners).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,580 @@
+"""captioner: a CNN encoder keeping a grid of features and an LSTM/GRU decoder with visual attention over it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from genkit.errors import UserError
+from genkit.options import Option, non_negative_float, number, positive_int, probability, whole_number
+from genkit.registry import register_model
+from genkit.signatures import Endpoint, TensorDeclaration
+from genkit.models.captioner.caption_decoder import (
+    BOUNDARY_ID, UNKNOWN_ID, build_initial_state_network, build_step_network, state_names,
+)
+from genkit.models.captioner.captioner_config import CaptionerConfig
+from genkit.tasks.beam_search import beam_search, sample_sequences
+from genkit.tasks.loss_scaling import with_loss_scaling
+from genkit.tasks.modality_encoders import image_grid_encoder
+from genkit.tasks.paired_preprocessor import PairedPreprocessor
+from genkit.tasks.paired_task import PairedDataTask
+
+EVALUATION_BATCH = 128
+MAX_IMAGES_PER_REQUEST = 256
+MAX_BEAM_WIDTH = 64
+MAX_TEMPERATURE = 100.0
+DECODING_OPTIONS = (
+    Option("beam_width", "captioners: beams of the search (1 is greedy; default: the model's)", whole_number(1), "K"),
+    Option("length_penalty", "captioners: alpha of the beams' length normalisation", number(0.0, 5.0), "A"),
+    Option("temperature", "text models: 0 is greedy", non_negative_float, "T"),
+    Option("top_k", "text models: sample from the K likeliest", positive_int, "K"),
+    Option("top_p", "text models: nucleus sampling, cumulative probability P", probability, "P"),
+)
+SAMPLING_OPTIONS = (
+    Option("images", "captioners: PNG/JPEG files to caption", str, "IMAGE", nargs="+"),
+    *DECODING_OPTIONS,
+    Option("attention_out", "captioners: a folder for each word's attention map over its image (PNG)", str, "DIR"),
+)
+
+
+@register_model(
+    "captioner",
+    config=CaptionerConfig,
+    family="captioner",
+    description="Image captioning: CNN grid encoder + LSTM/GRU decoder with visual attention (Show, Attend and Tell); beam search",
+    train_defaults={"epochs": 40, "batch_size": 64},
+    tiny_overrides=["width=8", "image_filters=[4]", "embedding_dim=8", "units=8", "attention_units=4", "beam_width=2"],
+)
+class Captioner(PairedDataTask):
+    """Keras subclass model: teacher-forced ``train_step``; greedy, beam and sampled decoding in the graph.
+
+    Networks (each functional, from hyper-parameters): ``encoder`` (images
+    [N, H, W, C] in [0, 1] -> features [N, cells, width]), ``initial_state``
+    (features -> the decoder's first states) and ``step`` (one token ->
+    the next token's logits, the next states and the attention over the
+    cells; :mod:`genkit.models.captioner.caption_decoder`). Batches are dicts
+    of the image input and the text input's word ids (the preprocessor
+    tokenises in the graph, so serving takes images and returns strings).
+    """
+
+    sample_file_types = (".json",)
+    prints_samples = True
+    final_samples_file = None
+    sampling_options = SAMPLING_OPTIONS
+    evaluation_options = (DECODING_OPTIONS[0], DECODING_OPTIONS[1])
+
+    def __init__(self, encoder, initial_state, step, preprocessor, cell="lstm", attention_regularization=1.0,
+                 text_reference="first", beam_width=3, length_penalty=0.0, label_smoothing=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.initial_state = initial_state
+        self.step_network = step
+        self.preprocessor = preprocessor
+        self.cell = cell
+        self.attention_regularization = float(attention_regularization)
+        self.text_reference = text_reference
+        self.beam_width = int(beam_width)
+        self.length_penalty = float(length_penalty)
+        self.label_smoothing = float(label_smoothing)
+        self.state_names = state_names(cell)
+        self.words = tf.constant(["", "[UNK]", *self.preprocessor.vocabulary])
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.cross_entropy_tracker = keras.metrics.Mean(name="cross_entropy")
+        self.penalty_tracker = keras.metrics.Mean(name="attention_penalty")
+        self.built = True
+
+    @classmethod
+    def from_hyperparameters(cls, config):
+        encoder = image_grid_encoder(config, config.image_input)
+        cells = encoder.output.shape[1]
+        vocabulary_size = len(config.vocabulary) + 2
+        return cls(
+            encoder=encoder,
+            initial_state=build_initial_state_network(cells, config.width, config.cell, config.units),
+            step=build_step_network(config, vocabulary_size, cells),
+            preprocessor=PairedPreprocessor.from_model_config(config),
+            cell=config.cell,
+            attention_regularization=config.attention_regularization,
+            text_reference=config.text_reference,
+            beam_width=config.beam_width,
+            length_penalty=config.length_penalty,
+            label_smoothing=config.label_smoothing,
+            name="captioner",
+        )
+
+    @property
+    def image_input(self) -> str:
+        return self.preprocessor.input_names[0]
+
+    @property
+    def text_input(self) -> str:
+        return self.preprocessor.input_names[1]
+
+    @property
+    def vocabulary_size(self) -> int:
+        return self.preprocessor.vocabulary_size
+
+    @property
+    def max_length(self) -> int:
+        """Decoding steps at most: the longest caption trained on, and its end."""
+        return self.preprocessor.max_text_length + 1
+
+    @property
+    def cells(self) -> int:
+        return int(self.encoder.output.shape[1])
+
+    @property
+    def feature_width(self) -> int:
+        return int(self.encoder.output.shape[2])
+
+    @property
+    def units(self) -> int:
+        return int(self.initial_state.outputs[0].shape[-1])
+
+    # -- data ----------------------------------------------------------------------------------
+
+    @classmethod
+    def prepare_data(cls, model_config, train_config):
+        if not model_config.inputs:  # the two named features are the inputs, in this order
+            model_config = model_config.replace("--set", inputs=[model_config.image_input, model_config.text_input])
+        return super().prepare_data(model_config, train_config)
+
+    @classmethod
+    def complete_config(cls, model_config, data, spec: str):
+        model_config = super().complete_config(model_config, data, spec)
+        if tuple(model_config.input_types) != ("image", "text"):
+            raise UserError(
+                f"--dataset {spec}: a captioner needs an image and a text feature; image_input "
+                f"'{model_config.inputs[0]}' and text_input '{model_config.inputs[1]}' are "
+                f"{' and '.join(model_config.input_types)}"
+            )
+        return model_config
+
+    # -- training ------------------------------------------------------------------------------
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.cross_entropy_tracker, self.penalty_tracker]
+
+    def _trainable_network_variables(self):
+        return [
+            *self.encoder.trainable_variables, *self.initial_state.trainable_variables,
+            *self.step_network.trainable_variables,
+        ]
+
+    def compile_for_training(self, config, seed: int = 0):
+        self.compile(optimizer=with_loss_scaling(keras.optimizers.Adam(config.learning_rate, global_clipnorm=5.0)))
+
+    def checkpoint_objects(self):
+        return {
+            "encoder": self.encoder, "initial_state": self.initial_state, "step": self.step_network,
+            "optimizer": self.optimizer,
+        }
+
+    def encode_images(self, images, training=False):
+        """Features [N, cells, width] and the decoder's first states of images in [0, 1]."""
+        features = self.encoder(images, training=training)
+        states = self.initial_state(features, training=training)
+        return features, list(states) if isinstance(states, (list, tuple)) else [states]
+
+    def decoder_step(self, token, features, states, training=False):
+        """(logits [N, V], next states, attention [N, cells]) of one step."""
+        logits, *outputs = self.step_network([token, features, *states], training=training)
+        return logits, outputs[:-1], outputs[-1]
+
+    def teacher_forced(self, images, caption_ids, training=False):
+        """Per-caption cross-entropy (mean over its words and end) and attention penalty, teacher-forced.
+
+        ``caption_ids``: int32 [N, L] word ids, 0-padded (the preprocessor's). While training the targets are
+        smoothed by ``label_smoothing`` (evaluation's cross-entropy and perplexity are of the true words).
+        """
+        batch = tf.shape(caption_ids)[0]
+        boundary = tf.fill([batch, 1], BOUNDARY_ID)
+        inputs = tf.concat([boundary, caption_ids], axis=1)
+        targets = tf.concat([caption_ids, boundary], axis=1)
+        lengths = tf.reduce_sum(tf.cast(caption_ids != 0, tf.int32), axis=1)
+        mask = tf.cast(tf.range(self.max_length)[None, :] <= lengths[:, None], tf.float32)
+        features, states = self.encode_images(images, training=training)
+        losses, attention_total = [], 0.0
+        for t in range(self.max_length):
+            logits, states, attention = self.decoder_step(inputs[:, t], features, states, training=training)
+            losses.append(self._token_loss(targets[:, t], logits, training))
+            attention_total += attention * mask[:, t : t + 1]
+        token_losses = tf.stack(losses, axis=1) * mask
+        cross_entropy = tf.reduce_sum(token_losses, axis=1) / tf.reduce_sum(mask, axis=1)
+        penalty = tf.reduce_mean(tf.square(1.0 - attention_total), axis=1)
+        return cross_entropy, penalty, token_losses, mask
+
+    def _token_loss(self, targets, logits, training):
+        if not (training and self.label_smoothing):
+            return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+        smoothed = tf.one_hot(targets, self.vocabulary_size) * (1 - self.label_smoothing) + self.label_smoothing / self.vocabulary_size
+        return tf.nn.softmax_cross_entropy_with_logits(labels=smoothed, logits=logits)
+
+    def train_step(self, batch):
+        with tf.GradientTape() as tape:
+            cross_entropy, penalty, _, _ = self.teacher_forced(batch[self.image_input], batch[self.text_input], training=True)
+            per_example = cross_entropy + self.attention_regularization * penalty
+            loss = tf.nn.compute_average_loss(per_example)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self._trainable_network_variables()
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.loss_tracker.update_state(loss * replicas)
+        self.cross_entropy_tracker.update_state(cross_entropy)
+        self.penalty_tracker.update_state(penalty)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def call(self, encoded, training=False):
+        """Teacher-forced per-caption cross-entropy [N] of a batch of images and their caption ids."""
+        return self.teacher_forced(encoded[self.image_input], encoded[self.text_input], training=training)[0]
+
+    # -- decoding ------------------------------------------------------------------------------
+
+    def _step_function(self, features_count: int):
+        def step(tokens, states):
+            features, recurrent = states[0], states[1:]
+            logits, next_states, attention = self.decoder_step(tokens, features, recurrent)
+            return logits, [features, *next_states], attention
+
+        return step
+
+    def decode(self, images, beam_width, length_penalty, temperature, top_k, top_p, seed):
+        """Token ids [N, max_length], lengths [N], log-probabilities [N] and attention [N, max_length, cells].
+
+        Rows whose ``temperature`` is 0 are decoded by beam search of their ``beam_width`` (1: greedy); the others
+        are sampled (temperature, top-k, top-p); the unknown-word id is never produced.
+        """
+        features, states = self.encode_images(images)
+        step = self._step_function(1)
+        sampled = temperature > 0
+        options = dict(max_length=self.max_length, boundary_id=BOUNDARY_ID, banned_ids=(UNKNOWN_ID,), trace_size=self.cells)
+        searched = beam_search(step, [features, *states], tf.where(sampled, 1, beam_width), length_penalty=length_penalty, **options)
+
+        def draw():
+            return sample_sequences(step, [features, *states], temperature, top_k, top_p, seed, **options)
+
+        drawn = tf.cond(tf.reduce_any(sampled), draw, lambda: searched)
+        return tuple(
+            tf.where(tf.reshape(sampled, [-1] + [1] * (len(a.shape) - 1)), b, a) for a, b in zip(searched, drawn)
+        )
+
+    def captions_of(self, tokens, lengths):
+        """Strings [N]: the words of each row's first ``lengths`` tokens, joined by spaces."""
+        words = tf.gather(self.words, tokens)
+        kept = tf.range(tf.shape(tokens)[1])[None, :] < lengths[:, None]
+        return tf.strings.reduce_join(tf.ragged.boolean_mask(words, kept), axis=1, separator=" ")
+
+    def caption_images(self, images, beam_width, length_penalty, temperature, top_k, top_p, seed):
+        tokens, lengths, log_probabilities, _ = self.decode(images, beam_width, length_penalty, temperature, top_k, top_p, seed)
+        return {"captions": self.captions_of(tokens, lengths), "scores": log_probabilities}
+
+    def default_decoding(self, count, **given) -> dict:
+        """Per-row decoding parameters: ``given`` values (None: the model's defaults, beam search of its width).
+        ``temperature`` 0 without a ``beam_width`` is greedy decoding (a beam of 1), as for the language models."""
+        temperature = given.get("temperature")
+        beam_width = given.get("beam_width") or (1 if temperature == 0 else self.beam_width)
+        return {
+            "beam_width": np.full((count,), beam_width, np.int32),
+            "length_penalty": np.full((count,), self.length_penalty if given.get("length_penalty") is None else given["length_penalty"], np.float32),
+            "temperature": np.full((count,), 0.0 if temperature is None else temperature, np.float32),
+            "top_k": np.full((count,), given.get("top_k") or 0, np.int32),
+            "top_p": np.full((count,), 1.0 if given.get("top_p") is None else given["top_p"], np.float32),
+            "seed": np.full((count,), given.get("seed", 0), np.int32),
+        }
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    def _decoding_declarations(self):
+        return (
+            TensorDeclaration("beam_width", "parameter", "int32", (), (1, MAX_BEAM_WIDTH), description="1 is greedy"),
+            TensorDeclaration("length_penalty", "parameter", "float32", (), (0.0, 5.0), description="alpha of ((5 + length) / 6) ** alpha"),
+            TensorDeclaration("temperature", "parameter", "float32", (), (0.0, MAX_TEMPERATURE), description="0: beam search; > 0: sampling"),
+            TensorDeclaration("top_k", "parameter", "int32", (), (0, self.vocabulary_size), description="0: no top-k cut"),
+            TensorDeclaration("top_p", "parameter", "float32", (), (0.0, 1.0), description="1: no nucleus cut"),
+            TensorDeclaration("seed", "parameter", "int32", (), description="the same seed draws the same captions"),
+        )
+
+    def endpoints(self) -> dict[str, Endpoint]:
+        """Strings out for TF Serving (``serving_default``, ``caption_files``, ``caption``); the encoder and the one-step
+        decoder for every format (``encode``, ``decode_step``: what an edge app loops over)."""
+        (images,) = [d for d in self.raw_declarations() if d.modality == "image"]
+        (files,) = [d for d in self.file_declarations() if d.modality == "file"]
+        captions = (
+            TensorDeclaration("captions", "text", "string", (), description="the caption of each image"),
+            TensorDeclaration("scores", "scores", "float32", (), (-math.inf, 0.0), description="its log-probability (nats)"),
+        )
+        features = TensorDeclaration("features", "embedding", "float32", (self.cells, self.feature_width),
+                                     description="one feature per grid cell")
+        states = tuple(TensorDeclaration(name, "state", "float32", (self.units,)) for name in self.state_names)
+        token = TensorDeclaration(
+            "token", "tokens", "int32", (), (0, self.vocabulary_size - 1),
+            description="the previous word id (0: the caption's start; genkit.json 'caption')",
+        )
+        step_outputs = (
+            TensorDeclaration("logits", "logits", "float32", (self.vocabulary_size,)),
+            *(TensorDeclaration(f"next_{name}", "state", "float32", (self.units,)) for name in self.state_names),
+            TensorDeclaration("attention", "scores", "float32", (self.cells,), (0.0, 1.0), description="weights over the cells"),
+        )
+
+        def defaults(count):
+            return (
+                tf.fill([count], self.beam_width), tf.fill([count], self.length_penalty), tf.zeros([count]),
+                tf.zeros([count], tf.int32), tf.ones([count]), tf.zeros([count], tf.int32),
+            )
+
+        def serve(images):
+            return self.caption_images(images, *defaults(tf.shape(images)[0]))
+
+        def caption_files(data):
+            decoded = self.preprocessor.decode_files({f"{self.image_input}_bytes": data})[self.image_input]
+            return serve(decoded)
+
+        def encode(images):
+            features, states = self.encode_images(images)
+            return {"features": features, **dict(zip(self.state_names, states))}
+
+        def decode_step(token, features, *states):
+            logits, next_states, attention = self.decoder_step(token, features, list(states))
+            return {"logits": logits, **{f"next_{n}": s for n, s in zip(self.state_names, next_states)}, "attention": attention}
+
+        return {
+            "serving_default": Endpoint("serving_default", serve, (images,), captions, edge=False),
+            "caption_files": Endpoint("caption_files", caption_files, (files,), captions, edge=False),
+            "caption": Endpoint("caption", self.caption_images, (images, *self._decoding_declarations()), captions, edge=False),
+            "encode": Endpoint("encode", encode, (images,), (features, *states)),
+            "decode_step": Endpoint("decode_step", decode_step, (token, features, *states), step_outputs),
+        }
+
+    def serving_endpoints(self) -> dict:
+        """Every served endpoint behind its input checks and a bound on the rows of one request."""
+        return {name: (_bounded(function), signature) for name, (function, signature) in super().serving_endpoints().items()}
+
+    def example_input(self, declaration, num_samples: int, seed: int, data=None) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        if declaration.name == "token":
+            return rng.integers(0, self.vocabulary_size, num_samples).astype(np.int32)
+        if declaration.name == "features" or declaration.name in self.state_names:
+            images = super().example_input(self.raw_declarations()[0], num_samples, seed, data)
+            features, states = self.encode_images(tf.constant(images))
+            if declaration.name == "features":
+                return features.numpy()
+            return states[self.state_names.index(declaration.name)].numpy()
+        parameters = self.default_decoding(num_samples, seed=seed)
+        if declaration.name in parameters:
+            if declaration.name == "beam_width":  # greedy, the default width and a wider search in turn
+                return np.array([(1, self.beam_width, 4)[i % 3] for i in range(num_samples)], np.int32)
+            if declaration.name == "temperature":
+                return np.array([(0.0, 0.0, 0.0, 1.0)[i % 4] for i in range(num_samples)], np.float32)
+            return parameters[declaration.name]
+        return super().example_input(declaration, num_samples, seed, data)
+
+    # -- samples -------------------------------------------------------------------------------
+
+    def generate_samples(self, num_samples: int, seed: int = 0, images=None, attention_out=None, **options):
+        """A caption (and its score) for every one of ``images`` (files; ``num_samples`` does not cut them), decoded
+        as the options say: beam search of the model's width by default, ``temperature`` 0 greedy, above 0 sampled."""
+        decoding = {name: options.pop(name, None) for name in ("beam_width", "length_penalty", "temperature", "top_k", "top_p")}
+        self.check_options("sampling", {"images": images, "attention_out": attention_out, **decoding, **options})
+        if not images:
+            raise UserError("--images: required for a captioner (PNG or JPEG files to caption)")
+        from genkit.data.image_files import read_image_bytes
+
+        paths = list(images)
+        files = tf.constant(read_image_bytes(paths, "--images"))
+        pixels = self.preprocessor.decode_files({f"{self.image_input}_bytes": files})[self.image_input].numpy()
+        results = self.caption_arrays(pixels, seed=seed, **decoding)
+        samples = [
+            {"image": str(path), "caption": caption, "score": round(float(score), 6)}
+            for path, caption, score in zip(paths, results["captions"], results["scores"])
+        ]
+        if attention_out:
+            from genkit.models.captioner.attention_maps import write_attention_maps
+
+            for sample, image, words, attention in zip(samples, pixels, results["words"], results["attention"]):
+                sample["attention_maps"] = write_attention_maps(
+                    Path(attention_out), sample["image"], np.round(image * 255).astype(np.uint8), words, attention,
+                )
+        return samples
+
+    def caption_arrays(self, images: np.ndarray, seed: int = 0, **decoding) -> dict:
+        """Captions, scores, words and attention [words, cells] of images (float in [0, 1], or uint8), in batches."""
+        function = tf.function(self.decode, reduce_retracing=True)
+        captions, scores, words, attention = [], [], [], []
+        for start in range(0, len(images), EVALUATION_BATCH):
+            batch = _unit_range(images[start : start + EVALUATION_BATCH])
+            parameters = self.default_decoding(len(batch), seed=seed + start, **decoding)
+            tokens, lengths, log_probabilities, traces = function(tf.constant(batch), **parameters)
+            for row, length in enumerate(lengths.numpy()):
+                ids = tokens[row, :length].numpy()
+                row_words = [self.preprocessor.vocabulary[i - 2] for i in ids]
+                words.append(row_words)
+                captions.append(" ".join(row_words))
+                attention.append(traces[row, :length].numpy())
+            scores.extend(log_probabilities.numpy().tolist())
+        return {"captions": captions, "scores": scores, "words": words, "attention": attention}
+
+    def samples_text(self, samples) -> str:
+        return "".join(f"{sample['image']}: {sample['caption']}\n" for sample in samples)
+
+    def write_samples(self, path, samples) -> None:
+        from genkit.atomic import write_json
+
+        write_json(Path(path), {"captions": samples})
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def caption_perplexity(self, images: np.ndarray, references) -> float:
+        """exp of the mean cross-entropy per predicted token (words and ends) over every reference of every image."""
+        rows = [(index, text) for index, texts in enumerate(references) for text in texts]
+        function = tf.function(self.teacher_forced, reduce_retracing=True)
+        total, count = 0.0, 0.0
+        for start in range(0, len(rows), EVALUATION_BATCH):
+            chunk = rows[start : start + EVALUATION_BATCH]
+            batch_images = _unit_range(images[[index for index, _ in chunk]])
+            ids = self.preprocessor.tokenize(tf.constant([text for _, text in chunk]))
+            _, _, token_losses, mask = function(tf.constant(batch_images), ids)
+            total += float(tf.reduce_sum(token_losses))
+            count += float(tf.reduce_sum(mask))
+        return math.exp(total / max(count, 1.0))
+
+    def evaluation_metrics(self, data, num_samples=None, seed: int = 0, beam_width=None, length_penalty=None, **options) -> dict:
+        """BLEU-1..4, CIDEr-D, perplexity, exact captions and vocabulary use on the test split, with two floors."""
+        from genkit.evaluation.caption_metrics import caption_metrics
+        from genkit.evaluation.caption_floors import constant_caption, nearest_neighbour_captions
+
+        self.check_options("evaluation", {"beam_width": beam_width, "length_penalty": length_penalty, **options})
+        split = data.evaluation_split if data.num_examples(data.evaluation_split) else "train"
+        test = data.split(split)
+        count = len(test[self.image_input]) if num_samples is None else min(num_samples, len(test[self.image_input]))
+        images, references = test[self.image_input][:count], [list(refs) for refs in test[self.text_input][:count]]
+        generated = self.caption_arrays(images, seed=seed, beam_width=beam_width, length_penalty=length_penalty)
+        train = data.split("train")
+        metrics = {
+            "examples": count, "split": split,
+            "beam_width": beam_width or self.beam_width,
+            **caption_metrics(references, generated["captions"]),
+            "perplexity": self.caption_perplexity(images, references),
+        }
+        floors = {
+            "constant": [constant_caption(train[self.text_input])] * count,
+            "nearest_neighbour": nearest_neighbour_captions(train[self.image_input], train[self.text_input], images),
+        }
+        for floor, captions in floors.items():
+            for key, value in caption_metrics(references, captions).items():
+                metrics[f"floor_{floor}_{key}"] = value
+        return metrics
+
+    # -- export --------------------------------------------------------------------------------
+
+    def export_metadata(self) -> dict:
+        return {
+            **super().export_metadata(),
+            "caption": {
+                "words": ["", "[UNK]", *self.preprocessor.vocabulary], "boundary_id": BOUNDARY_ID, "unknown_id": UNKNOWN_ID,
+                "max_length": self.max_length, "state_names": list(self.state_names), "beam_width": self.beam_width,
+                "length_penalty": self.length_penalty, "image_shape": list(self.preprocessor.image_shape),
+                "note": "start from token boundary_id with encode's states; a caption ends when decode_step picks boundary_id; "
+                        "genkit never picks unknown_id",
+            },
+        }
+
+    def export_quality(self, endpoint: str, run_export, data=None, num_samples: int = 1000, seed: int = 0) -> dict:
+        """Greedy captions of the test images with the export in place of Keras' ``encode`` or ``decode_step``:
+        BLEU-4 and CIDEr-D against Keras' own greedy captions' scores, and the share of identical captions."""
+        if endpoint not in ("encode", "decode_step"):
+            return super().export_quality(endpoint, run_export, data=data, num_samples=num_samples, seed=seed)
+        if data is None:
+            return {"skipped": "the run's data is not available here"}
+        from genkit.evaluation.caption_metrics import caption_metrics
+        from genkit.evaluation.export_cost import endpoint_runner
+
+        split = data.evaluation_split if data.num_examples(data.evaluation_split) else "train"
+        test = data.split(split)
+        images = _unit_range(test[self.image_input][:num_samples])
+        references = [list(refs) for refs in test[self.text_input][: len(images)]]
+        keras_encode, keras_step = endpoint_runner(self, "encode"), endpoint_runner(self, "decode_step")
+        runners = {"encode": keras_encode, "decode_step": keras_step, endpoint: run_export}
+        keras_captions = self.greedy_with(keras_encode, keras_step, images)
+        export_captions = self.greedy_with(runners["encode"], runners["decode_step"], images)
+        keras_scores, export_scores = caption_metrics(references, keras_captions), caption_metrics(references, export_captions)
+        agreement = float(np.mean([a == b for a, b in zip(keras_captions, export_captions)]))
+        return {
+            "metric": "greedy captions' BLEU-4 and CIDEr-D", "num_samples": len(images),
+            **{f"keras_{k}": keras_scores[k] for k in ("bleu_4", "cider_d")},
+            **{f"export_{k}": export_scores[k] for k in ("bleu_4", "cider_d")},
+            "bleu_4_delta": export_scores["bleu_4"] - keras_scores["bleu_4"],
+            "cider_d_delta": export_scores["cider_d"] - keras_scores["cider_d"],
+            "agreement": agreement,
+            "summary": f"CIDEr-D {export_scores['cider_d'] - keras_scores['cider_d']:+.4f}, same captions {agreement:.3f}",
+        }
+
+    def greedy_with(self, run_encode, run_step, images: np.ndarray, batch_size: int = 64) -> list[str]:
+        """Greedy captions with ``run_encode`` / ``run_step`` (``{input: array} -> {output: array}``, e.g. an export)."""
+        vocabulary = self.preprocessor.vocabulary
+        captions = []
+        for start in range(0, len(images), batch_size):
+            encoded = run_encode({self.image_input: images[start : start + batch_size]})
+            features = encoded["features"]
+            states = {name: encoded[name] for name in self.state_names}
+            token = np.full(len(features), BOUNDARY_ID, np.int32)
+            words = [[] for _ in range(len(features))]
+            done = np.zeros(len(features), bool)
+            for _ in range(self.max_length):
+                outputs = run_step({"token": token, "features": features, **states})
+                logits = np.array(outputs["logits"], np.float64)
+                logits[:, UNKNOWN_ID] = -np.inf
+                token = np.argmax(logits, axis=1).astype(np.int32)
+                for row in np.flatnonzero(~done & (token != BOUNDARY_ID)):
+                    words[row].append(vocabulary[token[row] - 2])
+                done |= token == BOUNDARY_ID
+                states = {name: outputs[f"next_{name}"] for name in self.state_names}
+                if done.all():
+                    break
+            captions += [" ".join(row) for row in words]
+        return captions
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "initial_state": keras.saving.serialize_keras_object(self.initial_state),
+            "step": keras.saving.serialize_keras_object(self.step_network),
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+            "cell": self.cell,
+            "attention_regularization": self.attention_regularization,
+            "text_reference": self.text_reference,
+            "beam_width": self.beam_width,
+            "length_penalty": self.length_penalty,
+            "label_smoothing": self.label_smoothing,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in ("encoder", "initial_state", "step", "preprocessor"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
+
+
+def _bounded(function):
+    """``function`` refusing a request of more than MAX_IMAGES_PER_REQUEST rows (a decoding's cost grows with them)."""
+
+    def bounded(*values):
+        check = tf.debugging.assert_less_equal(
+            tf.shape(values[0])[0], MAX_IMAGES_PER_REQUEST, message=f"at most {MAX_IMAGES_PER_REQUEST} rows per request",
+        )
+        with tf.control_dependencies([check]):
+            values = [tf.identity(value) for value in values]
+        return function(*values)
+
+    return bounded
+
+
+def _unit_range(images: np.ndarray) -> np.ndarray:
+    """float32 images in [0, 1] of uint8 (or already float) images."""
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
