@@ -48,7 +48,7 @@ import numpy as np
 from PIL import Image
 
 from genkit.data.manifest import (
-    DEFAULT_IMAGE_SIZE, SPLIT_FRACTIONS, _BadValue, _check_image_size, _image, _image_arrays, _resized, _show,
+    DEFAULT_IMAGE_SIZE, SPLIT_FRACTIONS, _BadValue, _check_image_size, _image, _image_arrays, _resized, _show, read_text_file,
 )
 from genkit.data.paired_dataset import SPLITS, Feature, PairedDataset, stratified_split
 from genkit.data.registry import DatasetKind, register_dataset
@@ -127,12 +127,7 @@ def load_coco_captions(path, data_dir=None, image_size=None, seed=0, **ignored) 
 
 
 def _read_json(path: Path, where: str) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{where}: not UTF-8 text (byte {error.start})") from None
-    except OSError as error:
-        raise UserError(f"{where}: cannot read the file ({error.strerror or type(error).__name__})") from None
+    text = read_text_file(path, where)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

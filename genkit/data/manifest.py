@@ -63,6 +63,16 @@ class _Row:
     values: dict
 
 
+def read_text_file(path: Path, where: str) -> str:
+    """The UTF-8 text of ``path`` (a byte-order mark dropped); one line naming ``where`` when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{where}: not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise UserError(f"{where}: cannot read the file ({error.strerror or type(error).__name__})") from None
+
+
 def sidecar_path(manifest: str | Path) -> Path:
     """Where the column types of ``manifest`` are declared: ``PATH.types.json``."""
     return Path(f"{manifest}.types.json")
@@ -85,12 +95,7 @@ def load_manifest(path, image_size=None, sample_rate=None, audio_seconds=None, s
     sample_rate = check_sample_rate(DEFAULT_SAMPLE_RATE if sample_rate is None else sample_rate, f"{where} (sample_rate)")
     if audio_seconds is not None and not (isinstance(audio_seconds, (int, float)) and audio_seconds > 0):
         raise UserError(f"{where}: audio_seconds must be a positive number; got {audio_seconds!r}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{where}: not UTF-8 text (byte {error.start})") from None
-    except OSError as error:
-        raise UserError(f"{where}: cannot read the file ({error.strerror or type(error).__name__})") from None
+    text = read_text_file(path, where)
     columns, rows = _read_csv(text, where) if path.suffix.lower() == ".csv" else _read_jsonl(text, where)
     if not rows:
         raise UserError(f"{where}: no examples (the file has no data rows)")

@@ -29,8 +29,9 @@ class PairedModelConfig(ModelConfig):
     ``audio``, or a manifest's own columns); empty means every image, text
     and audio feature. The data fills ``input_types``, ``image_shape`` (every
     image input is resized to one square ``image_size`` when set),
-    ``vocabulary`` (lowercased words of the training texts, the
-    ``max_vocabulary`` most frequent), ``sample_rate`` and ``audio_samples``.
+    ``vocabulary`` (lowercased words of the training texts seen at least
+    ``min_word_count`` times, the ``max_vocabulary`` most frequent; other words
+    are the unknown word), ``sample_rate`` and ``audio_samples``.
 
     Encoders, each ending in a projection to ``width``:
 
@@ -53,6 +54,7 @@ class PairedModelConfig(ModelConfig):
     image_size: int | None = None
     image_shape: tuple[int, ...] | None = None
     max_vocabulary: int = 5000
+    min_word_count: int = 1
     max_text_length: int = 16
     vocabulary: tuple[str, ...] | None = None
     sample_rate: int | None = None
@@ -84,6 +86,7 @@ class PairedModelConfig(ModelConfig):
         )
         require(self.image_size is None or self.image_size >= 4, source, "image_size", "must be >= 4", self.image_size)
         require(self.max_vocabulary >= 1, source, "max_vocabulary", "must be >= 1", self.max_vocabulary)
+        require(self.min_word_count >= 1, source, "min_word_count", "must be >= 1", self.min_word_count)
         require(self.max_text_length >= 1, source, "max_text_length", "must be >= 1", self.max_text_length)
         require(
             self.sample_rate is None or 8000 <= self.sample_rate <= 48000, source, "sample_rate",

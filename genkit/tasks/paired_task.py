@@ -28,12 +28,14 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def build_vocabulary(texts, max_size: int) -> list[str]:
-    """Lowercased words of ``texts`` by descending count (ties by word), at most ``max_size``."""
+def build_vocabulary(texts, max_size: int, min_count: int = 1) -> list[str]:
+    """Lowercased words of ``texts`` seen at least ``min_count`` times, by descending count (ties by word), at
+    most ``max_size``."""
     counts = collections.Counter()
     for text in texts:
         counts.update(re.findall(WORD_PATTERN, text.lower()))
-    return sorted(counts, key=lambda word: (-counts[word], word))[:max_size]
+    kept = [word for word in counts if counts[word] >= min_count]
+    return sorted(kept, key=lambda word: (-counts[word], word))[:max_size]
 
 
 class PairedDataTask(GenerativeTask):
@@ -74,8 +76,13 @@ class PairedDataTask(GenerativeTask):
 
     @classmethod
     def data_options(cls, model_config) -> dict:
+        """Loader options: images at ``image_size``, or at the run's own image shape once the data has set it
+        (evaluating on another dataset gives the network images of the size it was built for)."""
+        image_size = model_config.image_size
+        if image_size is None and model_config.image_shape:
+            image_size = tuple(model_config.image_shape[:2])
         return {
-            "image_size": model_config.image_size, "sample_rate": model_config.sample_rate,
+            "image_size": image_size, "sample_rate": model_config.sample_rate,
             "audio_seconds": model_config.audio_seconds, "seed": model_config.split_seed,
         }
 
@@ -106,7 +113,7 @@ class PairedDataTask(GenerativeTask):
         text_names = [name for name, kind in zip(inputs, types) if kind == "text"]
         if text_names and model_config.vocabulary is None:
             texts = [text for name in text_names for references in train[name] for text in references]
-            changes["vocabulary"] = build_vocabulary(texts, model_config.max_vocabulary)
+            changes["vocabulary"] = build_vocabulary(texts, model_config.max_vocabulary, model_config.min_word_count)
         if "audio" in types:
             audio_name = inputs[types.index("audio")]
             changes["sample_rate"] = int(data.sample_rate)
@@ -269,3 +276,35 @@ class PairedDataTask(GenerativeTask):
                 )
                 values[f"{name}_log_mel"] = self.preprocessor.log_mel(tf.constant(values[name])).numpy()
         return values
+
+
+class ImageTextTask(PairedDataTask):
+    """A task over one image feature and one text feature (``image_input``, ``text_input`` of its config): the
+    dual encoder, the captioner. ``pairing`` names the model in the error for data without that pair."""
+
+    pairing = "this model"
+
+    @property
+    def image_input(self) -> str:
+        return self.preprocessor.input_names[0]
+
+    @property
+    def text_input(self) -> str:
+        return self.preprocessor.input_names[1]
+
+    @classmethod
+    def prepare_data(cls, model_config, train_config):
+        if not model_config.inputs:  # the two named features are the inputs, in this order
+            model_config = model_config.replace("--set", inputs=[model_config.image_input, model_config.text_input])
+        return super().prepare_data(model_config, train_config)
+
+    @classmethod
+    def complete_config(cls, model_config, data, spec: str):
+        model_config = super().complete_config(model_config, data, spec)
+        if tuple(model_config.input_types) != ("image", "text"):
+            raise UserError(
+                f"--dataset {spec}: {cls.pairing} needs an image and a text feature; "
+                f"image_input '{model_config.inputs[0]}' and text_input '{model_config.inputs[1]}' are "
+                f"{' and '.join(model_config.input_types)}"
+            )
+        return model_config

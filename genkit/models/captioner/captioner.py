@@ -21,7 +21,7 @@ from genkit.tasks.beam_search import beam_search, sample_sequences
 from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.tasks.modality_encoders import image_grid_encoder
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
-from genkit.tasks.paired_task import PairedDataTask
+from genkit.tasks.paired_task import ImageTextTask
 
 EVALUATION_BATCH = 128
 MAX_IMAGES_PER_REQUEST = 256
@@ -49,7 +49,7 @@ SAMPLING_OPTIONS = (
     train_defaults={"epochs": 40, "batch_size": 64},
     tiny_overrides=["width=8", "image_filters=[4]", "embedding_dim=8", "units=8", "attention_units=4", "beam_width=2"],
 )
-class Captioner(PairedDataTask):
+class Captioner(ImageTextTask):
     """Keras subclass model: teacher-forced ``train_step``; greedy, beam and sampled decoding in the graph.
 
     Networks (each functional, from hyper-parameters): ``encoder`` (images
@@ -61,6 +61,7 @@ class Captioner(PairedDataTask):
     tokenises in the graph, so serving takes images and returns strings).
     """
 
+    pairing = "a captioner"
     sample_file_types = (".json",)
     prints_samples = True
     final_samples_file = None
@@ -107,14 +108,6 @@ class Captioner(PairedDataTask):
         )
 
     @property
-    def image_input(self) -> str:
-        return self.preprocessor.input_names[0]
-
-    @property
-    def text_input(self) -> str:
-        return self.preprocessor.input_names[1]
-
-    @property
     def vocabulary_size(self) -> int:
         return self.preprocessor.vocabulary_size
 
@@ -134,25 +127,6 @@ class Captioner(PairedDataTask):
     @property
     def units(self) -> int:
         return int(self.initial_state.outputs[0].shape[-1])
-
-    # -- data ----------------------------------------------------------------------------------
-
-    @classmethod
-    def prepare_data(cls, model_config, train_config):
-        if not model_config.inputs:  # the two named features are the inputs, in this order
-            model_config = model_config.replace("--set", inputs=[model_config.image_input, model_config.text_input])
-        return super().prepare_data(model_config, train_config)
-
-    @classmethod
-    def complete_config(cls, model_config, data, spec: str):
-        model_config = super().complete_config(model_config, data, spec)
-        if tuple(model_config.input_types) != ("image", "text"):
-            raise UserError(
-                f"--dataset {spec}: a captioner needs an image and a text feature; image_input "
-                f"'{model_config.inputs[0]}' and text_input '{model_config.inputs[1]}' are "
-                f"{' and '.join(model_config.input_types)}"
-            )
-        return model_config
 
     # -- training ------------------------------------------------------------------------------
 
@@ -235,7 +209,9 @@ class Captioner(PairedDataTask):
 
     # -- decoding ------------------------------------------------------------------------------
 
-    def _step_function(self, features_count: int):
+    def _step_function(self):
+        """The one-step decoder of genkit.tasks.beam_search: the features ride along as the first state."""
+
         def step(tokens, states):
             features, recurrent = states[0], states[1:]
             logits, next_states, attention = self.decoder_step(tokens, features, recurrent)
@@ -250,7 +226,7 @@ class Captioner(PairedDataTask):
         are sampled (temperature, top-k, top-p); the unknown-word id is never produced.
         """
         features, states = self.encode_images(images)
-        step = self._step_function(1)
+        step = self._step_function()
         sampled = temperature > 0
         options = dict(max_length=self.max_length, boundary_id=BOUNDARY_ID, banned_ids=(UNKNOWN_ID,), trace_size=self.cells)
         searched = beam_search(step, [features, *states], tf.where(sampled, 1, beam_width), length_penalty=length_penalty, **options)

@@ -15,7 +15,7 @@ from genkit.models.dual_encoder.dual_encoder_config import DualEncoderConfig
 from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.tasks.modality_encoders import image_encoder, text_encoder
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
-from genkit.tasks.paired_task import PairedDataTask
+from genkit.tasks.paired_task import ImageTextTask
 
 MIN_TEMPERATURE = 0.01
 EVALUATION_BATCH = 256
@@ -34,7 +34,7 @@ def _unit(x):
     train_defaults={"epochs": 40, "batch_size": 128},
     tiny_overrides=["width=8", "image_filters=[4]", "embedding_dim=8", "text_units=8"],
 )
-class DualEncoder(PairedDataTask):
+class DualEncoder(ImageTextTask):
     """Two functional encoders (``image_network``, ``text_network``) and a learned temperature.
 
     ``embed_images`` / ``embed_texts`` give unit vectors whose dot products
@@ -42,6 +42,7 @@ class DualEncoder(PairedDataTask):
     R-precision uses).
     """
 
+    pairing = "the dual encoder"
     sample_file_types = (".json",)
     final_samples_file = None
 
@@ -75,33 +76,6 @@ class DualEncoder(PairedDataTask):
             initial_temperature=config.initial_temperature,
             name="dual_encoder",
         )
-
-    @property
-    def image_input(self) -> str:
-        return self.preprocessor.input_names[0]
-
-    @property
-    def text_input(self) -> str:
-        return self.preprocessor.input_names[1]
-
-    # -- data ----------------------------------------------------------------------------------
-
-    @classmethod
-    def prepare_data(cls, model_config, train_config):
-        if not model_config.inputs:  # the two named features are the inputs, in this order
-            model_config = model_config.replace("--set", inputs=[model_config.image_input, model_config.text_input])
-        return super().prepare_data(model_config, train_config)
-
-    @classmethod
-    def complete_config(cls, model_config, data, spec: str):
-        model_config = super().complete_config(model_config, data, spec)
-        if tuple(model_config.input_types) != ("image", "text"):
-            raise UserError(
-                f"--dataset {spec}: the dual encoder needs an image and a text feature; "
-                f"image_input '{model_config.inputs[0]}' and text_input '{model_config.inputs[1]}' are "
-                f"{' and '.join(model_config.input_types)}"
-            )
-        return model_config
 
     # -- training ------------------------------------------------------------------------------
 
