@@ -27,6 +27,7 @@ EVALUATION_BATCH = 128
 MAX_IMAGES_PER_REQUEST = 256
 MAX_BEAM_WIDTH = 64
 MAX_TEMPERATURE = 100.0
+DECODING_ENDPOINTS = ("serving_default", "caption_files", "caption")
 DECODING_OPTIONS = (
     Option("beam_width", "captioners: beams of the search (1 is greedy; default: the model's)", whole_number(1), "K"),
     Option("length_penalty", "captioners: alpha of the beams' length normalisation", number(0.0, 5.0), "A"),
@@ -282,7 +283,7 @@ class Captioner(ImageTextTask):
         (files,) = [d for d in self.file_declarations() if d.modality == "file"]
         captions = (
             TensorDeclaration("captions", "text", "string", (), description="the caption of each image"),
-            TensorDeclaration("scores", "scores", "float32", (), (-math.inf, 0.0), description="its log-probability (nats)"),
+            TensorDeclaration("scores", "scores", "float32", (), description="its log-probability (nats, <= 0)"),
         )
         features = TensorDeclaration("features", "embedding", "float32", (self.cells, self.feature_width),
                                      description="one feature per grid cell")
@@ -327,8 +328,12 @@ class Captioner(ImageTextTask):
         }
 
     def serving_endpoints(self) -> dict:
-        """Every served endpoint behind its input checks and a bound on the rows of one request."""
-        return {name: (_bounded(function), signature) for name, (function, signature) in super().serving_endpoints().items()}
+        """Every served endpoint behind its input checks; the ones that decode a whole caption (a loop of up to
+        max_length steps over up to 64 beams per image) also behind a bound on the images of one request."""
+        return {
+            name: (_bounded(function) if name in DECODING_ENDPOINTS else function, signature)
+            for name, (function, signature) in super().serving_endpoints().items()
+        }
 
     def example_input(self, declaration, num_samples: int, seed: int, data=None) -> np.ndarray:
         rng = np.random.default_rng(seed)
@@ -542,7 +547,7 @@ def _bounded(function):
 
     def bounded(*values):
         check = tf.debugging.assert_less_equal(
-            tf.shape(values[0])[0], MAX_IMAGES_PER_REQUEST, message=f"at most {MAX_IMAGES_PER_REQUEST} rows per request",
+            tf.shape(values[0])[0], MAX_IMAGES_PER_REQUEST, message=f"at most {MAX_IMAGES_PER_REQUEST} images per request",
         )
         with tf.control_dependencies([check]):
             values = [tf.identity(value) for value in values]

@@ -37,18 +37,18 @@ class CaptionerConfig(PairedModelConfig):
     image_input: str = "image"
     text_input: str = "text"
     image_filters: tuple[int, ...] = (32, 64, 128)
-    width: int = 128
-    embedding_dim: int = 128
+    width: int = 64
+    embedding_dim: int = 64
     cell: str = "lstm"
-    units: int = 256
+    units: int = 128
     attention: bool = True
     attention_units: int = 128
     attention_regularization: float = 1.0
-    dropout: float = 0.3
+    dropout: float = 0.5
     text_reference: str = "first"
     beam_width: int = 3
     length_penalty: float = 0.0
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
     max_vocabulary: int = 5000
 
     def validate(self, source: str) -> None:

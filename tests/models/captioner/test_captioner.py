@@ -181,14 +181,20 @@ try:
     refused = ""
 except tf.errors.InvalidArgumentError as error:
     refused = error.message
+try:
+    served.signatures["serving_default"](image=tf.zeros([257, *images.shape[1:]]))
+    too_many = ""
+except tf.errors.InvalidArgumentError as error:
+    too_many = error.message
 assert "genkit" not in sys.modules
 print(json.dumps({{"default": [c.decode() for c in default["captions"].numpy()], "scores": default["scores"].numpy().tolist(),
-                  "files": [c.decode() for c in from_files["captions"].numpy()], "refused": refused}}))
+                  "files": [c.decode() for c in from_files["captions"].numpy()], "refused": refused, "too_many": too_many}}))
 """
     result = json.loads(run_python(code).strip().splitlines()[-1])
     assert result["default"] == expected["captions"] == result["files"]
     np.testing.assert_allclose(result["scores"], expected["scores"], atol=1e-4)
     assert "input beam_width must be in [1, 64]" in result["refused"]
+    assert "at most 256 images per request" in result["too_many"]
 
 
 @pytest.mark.slow
@@ -230,3 +236,24 @@ def test_a_dataset_without_text_is_one_clear_error(tiny_manifest):
     result = run_cli("train", "captioner", "--dataset", f"manifest:{tiny_manifest}", "--set", "text_input=audio",
                      "--epochs", 1, check=False)
     assert result.returncode == 2 and "needs an image and a text feature" in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_writes_caption_metrics_and_reads_coco_captions_of_another_size(captioner_run, tiny_manifest, tmp_path):
+    """``genkit evaluate`` on the run's test split, then on a COCO captions file whose images are 48x48: they are
+    resized to the run's 32x32 as they are read."""
+    from PIL import Image
+
+    run_cli("evaluate", captioner_run, "--beam-width", 2)
+    metrics = read_json(captioner_run / "metrics.json")
+    assert metrics["beam_width"] == 2 and metrics["examples"] > 0
+    assert {"bleu_1", "bleu_4", "cider_d", "perplexity", "floor_nearest_neighbour_bleu_1"} <= set(metrics)
+    rows = [json.loads(line) for line in tiny_manifest.read_text().splitlines()][:10]
+    images, annotations = [], []
+    for index, row in enumerate(rows):
+        Image.open(tiny_manifest.parent / row["image"]).resize((48, 48)).save(tmp_path / f"{index}.png")
+        images.append({"id": index, "file_name": f"{index}.png"})
+        annotations += [{"id": 100 * index + k, "image_id": index, "caption": text} for k, text in enumerate(row["text"])]
+    (tmp_path / "captions.json").write_text(json.dumps({"images": images, "annotations": annotations}))
+    printed = run_cli("evaluate", captioner_run, "--dataset", f"coco:{tmp_path / 'captions.json'}").stdout
+    assert "cider_d" in printed
