@@ -12,7 +12,9 @@ in their default config and decoded as ``genkit evaluate`` decodes (beam search 
 peer is ``benchmarks/peers/keras_io_captioning.py`` (greedy, as keras-io decodes). Floors: the most common
 training caption for every image, and the caption of the nearest training image in pixel space.
 
-The machine is shared: scores move from run to run (``--repeat`` runs seeds 0..N-1; the table gives the spread).
+The machine is shared: scores move from run to run (``--repeat N`` runs seeds S..S+N-1 from ``--first-seed S``;
+the table gives the spread). Run it from a checkout nobody edits while it runs: AutoGraph reads the source files
+again when it traces, so an edit under a running benchmark breaks it.
 """
 
 from __future__ import annotations
@@ -161,7 +163,8 @@ def caption_grid(path: Path, images, references, rows: list[dict], count: int = 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per run (default 10)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per method (seeds 0..N-1), for the spread")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per method (seeds S..S+N-1), for the spread")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="S", help="the first seed (default 0)")
     parser.add_argument("--methods", default=None, help=f"comma-separated first words of: {'; '.join(METHODS)}")
     parser.add_argument("--out", type=Path, default=None, help="where the run folders go")
     parser.add_argument("--json", type=Path, default=None)
@@ -180,7 +183,7 @@ def main(argv=None) -> int:
     test = data.split("test")
     images, references = test["image"], [list(refs) for refs in test["text"]]
     rows = floor_rows(data, images, references)
-    for seed in range(args.repeat):
+    for seed in range(args.first_seed, args.first_seed + args.repeat):
         for method in methods:
             if METHODS[method] is None:
                 rows.append(peer_run(method, args.minutes, seed, data, images, references))
