@@ -271,7 +271,7 @@ class LanguageModel(GenerativeTask):
         A request out of bounds fails before any step with an InvalidArgumentError
         whose message names the input (what TF Serving puts in its error response).
         """
-        with tf.control_dependencies(_request_checks(prompts, length, temperature, top_k, top_p)):
+        with tf.control_dependencies(_request_checks(prompts, temperature)):
             length = tf.identity(length)
         prompt_ids, prompt_lengths = self.encode_prompts(prompts)
         tokens, mask = self.generate_ids(prompt_ids, prompt_lengths, length, temperature, top_k, top_p, seed)
@@ -401,9 +401,9 @@ class LanguageModel(GenerativeTask):
     def _text_declarations(self) -> tuple[TensorDeclaration, ...]:
         return (
             TensorDeclaration("prompt", "text", "string", (), description="the text to continue (may be empty)"),
-            TensorDeclaration("length", "parameter", "int32", (), description="tokens to generate"),
+            TensorDeclaration("length", "parameter", "int32", (), (0, MAX_GENERATION_LENGTH), description="tokens to generate"),
             TensorDeclaration("temperature", "parameter", "float32", (), description="0 is greedy"),
-            TensorDeclaration("top_k", "parameter", "int32", (), description="0: no top-k cut"),
+            TensorDeclaration("top_k", "parameter", "int32", (), (0, len(self.vocabulary)), description="0: no top-k cut"),
             TensorDeclaration("top_p", "parameter", "float32", (), value_range=(0.0, 1.0), description="1: no nucleus cut"),
             TensorDeclaration("seed", "parameter", "int32", (), description="the same seed gives the same text"),
         )
@@ -507,18 +507,12 @@ def _has_layer(network, name) -> bool:
 
 
 
-def _request_checks(prompts, length, temperature, top_k, top_p) -> list:
-    """Assertions bounding a generation request's cost and refusing values without a meaning."""
+def _request_checks(prompts, temperature) -> list:
+    """Assertions bounding a generation request beyond its declared inputs' ranges (which the serving signature
+    checks first: length, top_k, top_p, finite floats): the prompts per request, a temperature >= 0."""
     return [
         tf.debugging.assert_less_equal(
             tf.shape(prompts)[0], MAX_PROMPTS, message=f"at most {MAX_PROMPTS} prompts per request"),
-        tf.debugging.assert_non_negative(length, message="length must be >= 0"),
-        tf.debugging.assert_less_equal(
-            length, MAX_GENERATION_LENGTH, message=f"length must be <= {MAX_GENERATION_LENGTH} (tokens)"),
         tf.debugging.assert_greater_equal(  # also false for NaN
             temperature, 0.0, message="temperature must be >= 0 (0 is greedy)"),
-        tf.debugging.assert_less(temperature, float("inf"), message="temperature must be finite"),
-        tf.debugging.assert_non_negative(top_k, message="top_k must be >= 0 (0: no top-k cut)"),
-        tf.debugging.assert_greater_equal(top_p, 0.0, message="top_p must be in [0, 1] (1: no nucleus cut)"),
-        tf.debugging.assert_less_equal(top_p, 1.0, message="top_p must be in [0, 1] (1: no nucleus cut)"),
     ]

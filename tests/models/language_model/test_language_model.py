@@ -289,10 +289,11 @@ def test_the_string_savedmodel_refuses_requests_out_of_bounds_before_any_step(ch
     lines = run_python(code).strip().splitlines()
     refused = [line for line in lines if line.startswith("REFUSED")]
     assert len(refused) == 8, lines
-    # NaN and inf fail the declared-input check (finite floats) before the generation's own checks.
-    for line, expected in zip(refused, ["length must be <= 4096", "length must be >= 0", "input temperature must be finite",
-                                        "input temperature must be finite", "temperature must be >= 0", "top_k must be >= 0",
-                                        "top_p must be in [0, 1]", "at most 256 prompts per request"]):
+    # The declared inputs' checks (ranges, finite floats) come first, then the generation's own (prompts, temperature).
+    for line, expected in zip(refused, ["input length must be in [0, 4096]", "input length must be in [0, 4096]",
+                                        "input temperature must be finite", "input temperature must be finite",
+                                        "temperature must be >= 0", "input top_k must be in [0, ",
+                                        "input top_p must be in [0, 1]", "at most 256 prompts per request"]):
         assert expected in line, (expected, line)
     assert lines[-1].startswith("LONG ") and "said Let" in lines[-1]
     bad = run_cli("sample", char_run, "--length", 5000, check=False)
