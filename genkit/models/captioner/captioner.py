@@ -230,12 +230,16 @@ class Captioner(ImageTextTask):
         step = self._step_function()
         sampled = temperature > 0
         options = dict(max_length=self.max_length, boundary_id=BOUNDARY_ID, banned_ids=(UNKNOWN_ID,), trace_size=self.cells)
-        searched = beam_search(step, [features, *states], tf.where(sampled, 1, beam_width), length_penalty=length_penalty, **options)
+
+        def search():
+            return beam_search(step, [features, *states], beam_width, length_penalty=length_penalty, **options)
 
         def draw():
             return sample_sequences(step, [features, *states], temperature, top_k, top_p, seed, **options)
 
-        drawn = tf.cond(tf.reduce_any(sampled), draw, lambda: searched)
+        # Each decoding runs only when some row asks for it (a request of sampled rows runs no beam search).
+        searched = tf.cond(tf.reduce_all(sampled), draw, search)
+        drawn = tf.cond(tf.reduce_any(sampled) & ~tf.reduce_all(sampled), draw, lambda: searched)
         return tuple(
             tf.where(tf.reshape(sampled, [-1] + [1] * (len(a.shape) - 1)), b, a) for a, b in zip(searched, drawn)
         )
@@ -250,19 +254,19 @@ class Captioner(ImageTextTask):
         tokens, lengths, log_probabilities, _ = self.decode(images, beam_width, length_penalty, temperature, top_k, top_p, seed)
         return {"captions": self.captions_of(tokens, lengths), "scores": log_probabilities}
 
+    def decoding_defaults(self) -> dict:
+        """What ``serving_default`` decodes with: beam search of the model's width and length penalty."""
+        return {"beam_width": self.beam_width, "length_penalty": self.length_penalty, "temperature": 0.0, "top_k": 0,
+                "top_p": 1.0, "seed": 0}
+
     def default_decoding(self, count, **given) -> dict:
-        """Per-row decoding parameters: ``given`` values (None: the model's defaults, beam search of its width).
-        ``temperature`` 0 without a ``beam_width`` is greedy decoding (a beam of 1), as for the language models."""
-        temperature = given.get("temperature")
-        beam_width = given.get("beam_width") or (1 if temperature == 0 else self.beam_width)
-        return {
-            "beam_width": np.full((count,), beam_width, np.int32),
-            "length_penalty": np.full((count,), self.length_penalty if given.get("length_penalty") is None else given["length_penalty"], np.float32),
-            "temperature": np.full((count,), 0.0 if temperature is None else temperature, np.float32),
-            "top_k": np.full((count,), given.get("top_k") or 0, np.int32),
-            "top_p": np.full((count,), 1.0 if given.get("top_p") is None else given["top_p"], np.float32),
-            "seed": np.full((count,), given.get("seed", 0), np.int32),
-        }
+        """Per-row decoding parameters (numpy, as the ``caption`` endpoint declares them): ``given`` values, None
+        for :meth:`decoding_defaults`. ``temperature`` 0 without a ``beam_width`` is greedy decoding (a beam of 1),
+        as for the language models."""
+        values = {**self.decoding_defaults(), **{name: value for name, value in given.items() if value is not None}}
+        if given.get("temperature") == 0 and given.get("beam_width") is None:
+            values["beam_width"] = 1
+        return {d.name: np.full((count,), values[d.name], d.dtype) for d in self._decoding_declarations()}
 
     # -- endpoints -----------------------------------------------------------------------------
 
@@ -298,14 +302,10 @@ class Captioner(ImageTextTask):
             TensorDeclaration("attention", "scores", "float32", (self.cells,), (0.0, 1.0), description="weights over the cells"),
         )
 
-        def defaults(count):
-            return (
-                tf.fill([count], self.beam_width), tf.fill([count], self.length_penalty), tf.zeros([count]),
-                tf.zeros([count], tf.int32), tf.ones([count]), tf.zeros([count], tf.int32),
-            )
-
         def serve(images):
-            return self.caption_images(images, *defaults(tf.shape(images)[0]))
+            count, defaults = tf.shape(images)[0], self.decoding_defaults()
+            parameters = [tf.fill([count], tf.constant(defaults[d.name], d.dtype)) for d in self._decoding_declarations()]
+            return self.caption_images(images, *parameters)
 
         def caption_files(data):
             decoded = self.preprocessor.decode_files({f"{self.image_input}_bytes": data})[self.image_input]
@@ -335,16 +335,16 @@ class Captioner(ImageTextTask):
             for name, (function, signature) in super().serving_endpoints().items()
         }
 
+    def endpoint_inputs(self, endpoint: str, num_samples: int, seed: int, data=None) -> dict[str, np.ndarray]:
+        """``decode_step``'s features and states from one run of the encoder on example images."""
+        if endpoint != "decode_step":
+            return super().endpoint_inputs(endpoint, num_samples, seed, data)
+        images = super().example_input(self.raw_declarations()[0], num_samples, seed, data)
+        encoded = self.endpoints()["encode"].call({self.image_input: images})
+        token = np.random.default_rng(seed).integers(0, self.vocabulary_size, num_samples).astype(np.int32)
+        return {"token": token, **{name: encoded[name] for name in ["features", *self.state_names]}}
+
     def example_input(self, declaration, num_samples: int, seed: int, data=None) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        if declaration.name == "token":
-            return rng.integers(0, self.vocabulary_size, num_samples).astype(np.int32)
-        if declaration.name == "features" or declaration.name in self.state_names:
-            images = super().example_input(self.raw_declarations()[0], num_samples, seed, data)
-            features, states = self.encode_images(tf.constant(images))
-            if declaration.name == "features":
-                return features.numpy()
-            return states[self.state_names.index(declaration.name)].numpy()
         parameters = self.default_decoding(num_samples, seed=seed)
         if declaration.name in parameters:
             if declaration.name == "beam_width":  # greedy, the default width and a wider search in turn
