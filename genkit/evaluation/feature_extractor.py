@@ -1,4 +1,4 @@
-"""Feature extractors for image metrics, by name: ``fashion_mnist`` (shipped) and ``inception``."""
+"""Feature extractors for image metrics, by name: ``fashion_mnist`` and ``emoji`` (shipped) and ``inception``."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ class FeatureExtractor:
 
 # name -> "module:class" of each extractor, imported on first use (the modules subclass FeatureExtractor).
 FEATURE_EXTRACTORS = {
-    "fashion_mnist": "genkit.evaluation.fashion_mnist_features:FashionMNISTFeatures",
+    "fashion_mnist": "genkit.evaluation.classifier_features:FashionMNISTFeatures",
+    "emoji": "genkit.evaluation.classifier_features:EmojiFeatures",
     "inception": "genkit.evaluation.inception_features:InceptionFeatures",
 }
 
@@ -66,6 +67,8 @@ def _extractor_class(name: str) -> type:
 
     module, _, class_name = FEATURE_EXTRACTORS[name].partition(":")
     return getattr(importlib.import_module(module), class_name)
+
+
 _CACHE: dict[str, FeatureExtractor] = {}
 
 
@@ -74,7 +77,8 @@ def load_feature_extractor(name: str = DEFAULT_FEATURES, **options) -> FeatureEx
 
     ``fashion_mnist``: genkit's shipped Fashion-MNIST classifier (28x28
     greyscale images; 128 features from its penultimate layer; it also
-    predicts labels). ``inception``: Keras' InceptionV3 with ImageNet weights
+    predicts labels); ``emoji``: genkit's shipped emoji-subgroup classifier
+    (RGB images, resized to 32x32; it predicts the 99 Unicode subgroups). ``inception``: Keras' InceptionV3 with ImageNet weights
     (2048 pool3 features; images resized to 299x299, grey to RGB); the weights
     file must be on this machine (see :mod:`genkit.evaluation.inception_features`).
     Extractors loaded without options are cached: loading twice costs nothing.

@@ -1,5 +1,6 @@
 """Layers genkit adds to Keras."""
 
+from genkit.layers.conditioning_augmentation import ConditioningAugmentation
 from genkit.layers.imagenet_preprocessing import ImageNetPreprocessing
 from genkit.layers.log_mel import LogMelSpectrogram
 from genkit.layers.modality_fusion import AttentionFusion, ConcatFusion, GatedFusion, LowRankFusion, WeightedFusion

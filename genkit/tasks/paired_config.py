@@ -1,4 +1,4 @@
-"""Hyper-parameters shared by models of paired data (fusion classifiers, dual encoders): inputs and encoders."""
+"""Hyper-parameters shared by models of paired data (fusion, dual encoders, captioners, text-to-image): inputs, encoders."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ IMAGE_BACKBONES = {
 
 
 @dataclasses.dataclass
-class PairedModelConfig(ModelConfig):
-    """Which features of the data a model reads, and the encoder of each modality.
+class PairedDataConfig(ModelConfig):
+    """Which features of paired data a model reads, and how they are prepared.
 
     ``inputs`` are feature names of the dataset (``image``, ``text``,
     ``audio``, or a manifest's own columns); empty means every image, text
@@ -31,22 +31,9 @@ class PairedModelConfig(ModelConfig):
     image input is resized to one square ``image_size`` when set),
     ``vocabulary`` (lowercased words of the training texts seen at least
     ``min_word_count`` times, the ``max_vocabulary`` most frequent; other words
-    are the unknown word), ``sample_rate`` and ``audio_samples``.
-
-    Encoders, each ending in a projection to ``width``:
-
-    - images: a conv net, one stride-2 stage per entry of ``image_filters``;
-      or ``image_backbone``, a keras.applications network without its top
-      (e.g. ``MobileNetV2``), average-pooled, with the weights of the file
-      ``image_backbone_weights`` (read when the model is built; nothing is
-      downloaded) or random ones, fine-tuned unless
-      ``image_backbone_trainable`` is false;
-    - text: word embeddings (``embedding_dim``) read by a ``gru`` or ``lstm``
-      (``text_units``) or averaged (``mean``), over at most ``max_text_length``
-      words (recurrent layers are unrolled over that length, so edge exports
-      need no Flex ops);
-    - audio: a log-mel spectrogram (``num_mel_bins``, 25 ms frames every
-      10 ms) computed in the graph, then a conv net (``audio_filters``).
+    are the unknown word), ``sample_rate`` and ``audio_samples``; texts are
+    read up to ``max_text_length`` words; audio as a log-mel spectrogram
+    (``num_mel_bins``, 25 ms frames every 10 ms) computed in the graph.
     """
 
     inputs: tuple[str, ...] = ()
@@ -61,17 +48,6 @@ class PairedModelConfig(ModelConfig):
     audio_seconds: float | None = None
     audio_samples: int | None = None
     num_mel_bins: int = 40
-    width: int = 64
-    image_filters: tuple[int, ...] = (32, 64)
-    image_backbone: str | None = None
-    image_backbone_weights: str | None = None
-    image_backbone_trainable: bool = True
-    text_encoder: str = "gru"
-    embedding_dim: int = 64
-    text_units: int = 64
-    audio_filters: tuple[int, ...] = (16, 32)
-    dropout: float = 0.1
-    learning_rate: float = 1e-3
     split_seed: int = 0
 
     def validate(self, source: str) -> None:
@@ -97,6 +73,44 @@ class PairedModelConfig(ModelConfig):
             "must be between 0.1 and 30", self.audio_seconds,
         )
         require(self.num_mel_bins >= 8, source, "num_mel_bins", "must be >= 8", self.num_mel_bins)
+
+    def input_type(self, name: str) -> str:
+        return self.input_types[self.inputs.index(name)]
+
+
+@dataclasses.dataclass
+class PairedModelConfig(PairedDataConfig):
+    """The data fields of :class:`PairedDataConfig` and the encoder of each modality.
+
+    Encoders, each ending in a projection to ``width``:
+
+    - images: a conv net, one stride-2 stage per entry of ``image_filters``;
+      or ``image_backbone``, a keras.applications network without its top
+      (e.g. ``MobileNetV2``), average-pooled, with the weights of the file
+      ``image_backbone_weights`` (read when the model is built; nothing is
+      downloaded) or random ones, fine-tuned unless
+      ``image_backbone_trainable`` is false;
+    - text: word embeddings (``embedding_dim``) read by a ``gru`` or ``lstm``
+      (``text_units``) or averaged (``mean``), over at most ``max_text_length``
+      words (recurrent layers are unrolled over that length, so edge exports
+      need no Flex ops);
+    - audio: the log-mel spectrogram, then a conv net (``audio_filters``).
+    """
+
+    width: int = 64
+    image_filters: tuple[int, ...] = (32, 64)
+    image_backbone: str | None = None
+    image_backbone_weights: str | None = None
+    image_backbone_trainable: bool = True
+    text_encoder: str = "gru"
+    embedding_dim: int = 64
+    text_units: int = 64
+    audio_filters: tuple[int, ...] = (16, 32)
+    dropout: float = 0.1
+    learning_rate: float = 1e-3
+
+    def validate(self, source: str) -> None:
+        super().validate(source)
         require(self.width >= 2, source, "width", "must be >= 2", self.width)
         require(
             len(self.image_filters) >= 1 and min(self.image_filters) >= 1, source, "image_filters",
@@ -127,6 +141,3 @@ class PairedModelConfig(ModelConfig):
         )
         require(0 <= self.dropout < 1, source, "dropout", "must be in [0, 1)", self.dropout)
         require(self.learning_rate > 0, source, "learning_rate", "must be > 0", self.learning_rate)
-
-    def input_type(self, name: str) -> str:
-        return self.input_types[self.inputs.index(name)]

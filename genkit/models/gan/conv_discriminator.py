@@ -18,12 +18,37 @@ def build_conv_discriminator(config, num_classes: int | None = None) -> keras.Mo
     :class:`~genkit.layers.SpectralNormalization`.
     """
 
-    def normalized(layer):
-        if not config.spectral_norm:
-            return layer
-        return SpectralNormalization(layer, dtype=layer.dtype_policy, name=f"{layer.name}_spectral_norm")
-
     images = keras.Input(shape=tuple(config.image_shape), name="images")
+    features, logits = discriminator_features_and_logit(images, config)
+    if not num_classes:
+        return keras.Model(images, logits, name="discriminator")
+
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    embedded = spectral_normalized(
+        layers.Embedding(num_classes, features.shape[-1], dtype="float32", name="label_projection"), config
+    )(label)
+    return keras.Model([images, label], projected_logit(logits, embedded, features), name="discriminator")
+
+
+def spectral_normalized(layer, config):
+    """``layer`` wrapped in :class:`SpectralNormalization` when ``config.spectral_norm``."""
+    if not config.spectral_norm:
+        return layer
+    return SpectralNormalization(layer, dtype=layer.dtype_policy, name=f"{layer.name}_spectral_norm")
+
+
+def projected_logit(logits, condition, features):
+    """A projection discriminator's logit: ``logits + condition . features`` (``condition`` [N, features])."""
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")([condition, features])
+    return layers.Add(dtype="float32", name="conditional_logit")([logits, projection])
+
+
+def discriminator_features_and_logit(images, config):
+    """The flattened convolutional features ``phi(x)`` of ``images`` and the unconditional logit ``w . phi(x) + b``."""
+
+    def normalized(layer):
+        return spectral_normalized(layer, config)
+
     x = images
     for index, filters in enumerate(config.discriminator_filters):
         x = normalized(layers.Conv2D(filters, config.kernel_size, strides=2, padding="same", name=f"conv_{index}"))(x)
@@ -38,13 +63,4 @@ def build_conv_discriminator(config, num_classes: int | None = None) -> keras.Mo
     # A Wasserstein critic is defined up to a constant: its loss gives an output bias no gradient.
     use_bias = config.loss != "wasserstein"
     logits = normalized(layers.Dense(1, use_bias=use_bias, dtype="float32", name="logit"))(features)
-    if not num_classes:
-        return keras.Model(images, logits, name="discriminator")
-
-    label = keras.Input(shape=(), dtype="int32", name="label")
-    embedded = normalized(
-        layers.Embedding(num_classes, features.shape[-1], dtype="float32", name="label_projection")
-    )(label)
-    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
-    logits = layers.Add(dtype="float32", name="conditional_logit")([logits, projection])
-    return keras.Model([images, label], logits, name="discriminator")
+    return features, logits

@@ -18,11 +18,6 @@ def build_conv_generator(config, num_classes: int | None = None, name: str = "ge
     A conditional generator concatenates a learned embedding of the label
     (``config.label_embedding_dim`` values) to ``z``.
     """
-    height, width, channels = config.image_shape
-    factor = 2 ** config.num_upsamplings
-    hidden = list(config.generator_filters)
-    strides = [1] * (len(hidden) - (config.num_upsamplings - 1)) + [2] * (config.num_upsamplings - 1)
-
     z = keras.Input(shape=(config.latent_dim,), name="z")
     inputs, x = z, z
     if num_classes:
@@ -30,6 +25,16 @@ def build_conv_generator(config, num_classes: int | None = None, name: str = "ge
         embedded = layers.Embedding(num_classes, config.label_embedding_dim, name="label_embedding")(label)
         x = layers.Concatenate(name="conditioned")([z, embedded])
         inputs = [z, label]
+    return keras.Model(inputs, upsampling_network(x, config), name=name)
+
+
+def upsampling_network(x, config):
+    """A (conditioned) latent vector [N, D] -> images in [-1, 1]: a dense projection to a small feature map,
+    transposed convolutions with batch norm, then tanh."""
+    height, width, channels = config.image_shape
+    factor = 2 ** config.num_upsamplings
+    hidden = list(config.generator_filters)
+    strides = [1] * (len(hidden) - (config.num_upsamplings - 1)) + [2] * (config.num_upsamplings - 1)
     x = layers.Dense(
         (height // factor) * (width // factor) * config.projection_filters, use_bias=False, name="project"
     )(x)
@@ -49,5 +54,4 @@ def build_conv_generator(config, num_classes: int | None = None, name: str = "ge
         channels, config.kernel_size, strides=2, padding="same", use_bias=False, name="to_image"
     )(x)
     # tanh in float32 so mixed precision never clips the output range.
-    images = layers.Activation("tanh", dtype="float32", name="images")(x)
-    return keras.Model(inputs, images, name=name)
+    return layers.Activation("tanh", dtype="float32", name="images")(x)

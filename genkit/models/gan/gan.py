@@ -59,6 +59,9 @@ class GAN(ImageGenerationTask):
     one global batch and a resumed run draws exactly what it would have drawn.
     """
 
+    # The metric of the losses the generator's layers add, for a family whose generator has them.
+    generator_layer_loss_name = ""
+
     def __init__(
         self,
         generator,
@@ -90,6 +93,7 @@ class GAN(ImageGenerationTask):
         self.real_score_tracker = keras.metrics.Mean(name="real_score")
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
         self.gradient_penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
+        self.generator_layer_loss_tracker = keras.metrics.Mean(name=self.generator_layer_loss_name or "generator_layer_losses")
         # The sub-networks are built functional models; nothing is left to build lazily.
         self.built = True
 
@@ -142,6 +146,8 @@ class GAN(ImageGenerationTask):
         ]
         if self.gradient_penalty_weight:
             trackers.append(self.gradient_penalty_tracker)
+        if self.generator_layer_loss_name:
+            trackers.append(self.generator_layer_loss_tracker)
         return trackers
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
@@ -178,8 +184,17 @@ class GAN(ImageGenerationTask):
         """The network that makes samples: the moving average when there is one."""
         return self.generator_average if self.generator_average is not None else self.generator
 
-    def _conditioned(self, x, labels):
-        return [x, labels] if self.num_classes else x
+    def _generator_inputs(self, z, conditions, stream: int):
+        """What the generator takes in a train step: ``z`` (``[z, label]`` for a class-conditional model)."""
+        return [z, conditions] if self.num_classes else z
+
+    def _discriminator_inputs(self, images, conditions):
+        """What the discriminator takes: ``images`` (``[images, label]`` for a class-conditional model)."""
+        return [images, conditions] if self.num_classes else images
+
+    def _discriminator_objective(self, real_images, conditions, real_logits, fake_logits):
+        """The discriminator's loss per example (a family adds terms here: the matching-aware loss)."""
+        return discriminator_loss(self.loss, real_logits, fake_logits, 1.0 - self.label_smoothing)
 
     def call(self, inputs, training=False):
         """``z`` (``[z, label]`` for a conditional model) -> images in [0, 1] from the sampling generator."""
@@ -232,12 +247,12 @@ class GAN(ImageGenerationTask):
         optimizer = self.discriminator_optimizer
 
         def critic(images):
-            return self.discriminator(self._conditioned(images, labels), training=True)
+            return self.discriminator(self._discriminator_inputs(images, labels), training=True)
 
         with tf.GradientTape() as tape:
             real_logits = critic(real_images)
             fake_logits = critic(fake_images)
-            per_example = discriminator_loss(self.loss, real_logits, fake_logits, 1.0 - self.label_smoothing)
+            per_example = self._discriminator_objective(real_images, labels, real_logits, fake_logits)
             penalty = None
             if self.gradient_penalty_weight:
                 weights = replica_uniform(
@@ -265,15 +280,20 @@ class GAN(ImageGenerationTask):
             # The last discriminator update shares its G(z) with the generator update: the outer
             # tape follows G(z) into the generator's loss, computed after the discriminator's update.
             with tf.GradientTape() as generator_tape:
-                fake_images = self.generator(self._conditioned(z, real_labels), training=True)
+                fake_images = self.generator(self._generator_inputs(z, real_labels, index), training=True)
                 with generator_tape.stop_recording():
                     results.append(
                         self._discriminator_update(real_images, tf.stop_gradient(fake_images), real_labels, index)
                     )
                 if index == steps - 1:
-                    generated_logits = self.discriminator(self._conditioned(fake_images, real_labels), training=True)
+                    generated_logits = self.discriminator(
+                        self._discriminator_inputs(fake_images, real_labels), training=True
+                    )
                     generator_loss_value = tf.nn.compute_average_loss(generator_loss(self.loss, generated_logits))
-                    scaled_loss = self.generator_optimizer.scale_loss(generator_loss_value)
+                    # Losses the generator's layers add (conditioning augmentation's KL term), batch-averaged.
+                    layer_losses = tf.add_n(self.generator.losses) if self.generator.losses else None
+                    total = generator_loss_value if layer_losses is None else generator_loss_value + layer_losses
+                    scaled_loss = self.generator_optimizer.scale_loss(total)
         self._apply(self.generator_optimizer, scaled_loss, self.generator.trainable_variables, generator_tape)
         if self.generator_average is not None:
             updates = tf.cast(self.generator_optimizer.iterations, tf.float32)
@@ -287,6 +307,8 @@ class GAN(ImageGenerationTask):
             if penalty is not None:
                 self._track_loss(self.gradient_penalty_tracker, tf.nn.compute_average_loss(penalty))
         self._track_loss(self.generator_loss_tracker, generator_loss_value)
+        if layer_losses is not None:
+            self._track_loss(self.generator_layer_loss_tracker, layer_losses)
         return {metric.name: metric.result() for metric in self.metrics}
 
     # -- sampling ------------------------------------------------------------------------------

@@ -21,6 +21,26 @@ def _check(loss: str) -> None:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}. Received: loss={loss!r}")
 
 
+def _real_term(loss: str, logits, real_target: float) -> tf.Tensor:
+    logits = logits[:, 0]
+    if loss == "non_saturating":
+        return tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.fill(tf.shape(logits), tf.cast(real_target, logits.dtype)), logits=logits
+        )
+    if loss == "hinge":
+        return tf.nn.relu(1.0 - logits)
+    return -logits
+
+
+def _fake_term(loss: str, logits) -> tf.Tensor:
+    logits = logits[:, 0]
+    if loss == "non_saturating":
+        return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(logits), logits=logits)
+    if loss == "hinge":
+        return tf.nn.relu(1.0 + logits)
+    return logits
+
+
 def discriminator_loss(loss: str, real_logits, fake_logits, real_target: float = 1.0) -> tf.Tensor:
     """The discriminator's loss per example, shape [batch].
 
@@ -28,14 +48,20 @@ def discriminator_loss(loss: str, real_logits, fake_logits, real_target: float =
     images: ``1 - label_smoothing`` for one-sided label smoothing.
     """
     _check(loss)
-    real_logits, fake_logits = real_logits[:, 0], fake_logits[:, 0]
-    if loss == "non_saturating":
-        return tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=tf.fill(tf.shape(real_logits), tf.cast(real_target, real_logits.dtype)), logits=real_logits
-        ) + tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(fake_logits), logits=fake_logits)
-    if loss == "hinge":
-        return tf.nn.relu(1.0 - real_logits) + tf.nn.relu(1.0 + fake_logits)
-    return fake_logits - real_logits
+    return _real_term(loss, real_logits, real_target) + _fake_term(loss, fake_logits)
+
+
+def matching_aware_discriminator_loss(loss: str, real_logits, fake_logits, mismatched_logits, real_target: float = 1.0,
+                                      mismatch_weight: float = 0.5) -> tf.Tensor:
+    """Reed et al. 2016's GAN-CLS loss per example: a real image with its own text is real; a generated image
+    (weight ``1 - mismatch_weight``) and a real image with another example's text (``mismatch_weight``) are fake.
+
+    The discriminator so learns whether image and text match, not only
+    whether the image looks real. ``mismatch_weight`` 0 is the plain loss.
+    """
+    _check(loss)
+    fake = (1.0 - mismatch_weight) * _fake_term(loss, fake_logits) + mismatch_weight * _fake_term(loss, mismatched_logits)
+    return _real_term(loss, real_logits, real_target) + fake
 
 
 def generator_loss(loss: str, fake_logits) -> tf.Tensor:

@@ -1,4 +1,4 @@
-"""The Fashion-MNIST feature classifier: a functional network built from hyper-parameters only."""
+"""The feature classifiers genkit ships (Fashion-MNIST, emoji subgroups): one functional network from hyper-parameters."""
 
 from __future__ import annotations
 
@@ -8,22 +8,29 @@ import keras
 from keras import layers
 
 FEATURES_LAYER = "features"
-# The shipped weights and their card (made by python -m genkit.evaluation.train_classifier).
+# The shipped weights and their cards (made by python -m genkit.evaluation.train_classifier --classifier NAME).
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-WEIGHTS_FILE = "fashion_mnist_classifier.weights.h5"
-CARD_FILE = "fashion_mnist_classifier.json"
 
 
-def build_fashion_mnist_classifier(
-    image_shape=(28, 28, 1), num_classes: int = 10, filters=(32, 64, 128), convolutions_per_block: int = 1, feature_dim: int = 128,
-    dropout_rate: float = 0.3,
+def weights_file(name: str) -> str:
+    return f"{name}_classifier.weights.h5"
+
+
+def card_file(name: str) -> str:
+    return f"{name}_classifier.json"
+
+
+def build_feature_classifier(
+    image_shape=(28, 28, 1), num_classes: int = 10, filters=(32, 64, 128), convolutions_per_block: int = 1,
+    feature_dim: int = 128, dropout_rate: float = 0.3, name: str = "feature_classifier",
 ) -> keras.Model:
-    """images [batch, 28, 28, 1] in [0, 1] -> class logits [batch, 10].
+    """images [batch, H, W, C] in [0, 1] -> class logits [batch, num_classes].
 
     One block per entry of ``filters``: ``convolutions_per_block`` 3x3
-    convolutions (batch norm, ReLU), then 2x2 max pooling (28 -> 14 -> 7 -> 3), global average pooling, then a
-    ``feature_dim`` ReLU layer named ``"features"`` (the penultimate layer,
-    whose activations genkit's image metrics use), dropout and the logits.
+    convolutions (batch norm, ReLU), then 2x2 max pooling, global average
+    pooling, then a ``feature_dim`` ReLU layer named ``"features"`` (the
+    penultimate layer, whose activations genkit's image metrics use), dropout
+    and the logits.
     """
     images = keras.Input(shape=tuple(image_shape), name="images")
     x = images
@@ -37,4 +44,4 @@ def build_fashion_mnist_classifier(
     features = layers.Dense(feature_dim, activation="relu", name=FEATURES_LAYER)(x)
     x = layers.Dropout(dropout_rate, name="dropout")(features)
     logits = layers.Dense(num_classes, dtype="float32", name="logits")(x)
-    return keras.Model(images, logits, name="fashion_mnist_classifier")
+    return keras.Model(images, logits, name=name)

@@ -1,0 +1,156 @@
+"""The capability of models that draw an image from a description: paired data, prompts, R-precision evaluation."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import numpy as np
+
+from genkit.data.text_tokenizer import WORD_PATTERN
+from genkit.errors import UserError
+from genkit.options import Option
+from genkit.signatures import StandardNormal, TensorDeclaration
+from genkit.tasks.image_generation import FEATURES_OPTION, image_declaration
+from genkit.tasks.paired_task import ImageTextTask
+
+PROMPT_OPTION = Option("prompt", "text models: the text to continue (language models) or to draw (text-to-image)", str, "TEXT")
+DUAL_ENCODER_OPTION = Option(
+    "dual_encoder", "text-to-image models: the dual-encoder run that scores R-precision (default: the shipped emoji one)",
+    str, "RUN",
+)
+NUM_SAMPLE_PROMPTS = 16
+GENERATION_BATCH = 256
+
+
+class TextConditioning(ImageTextTask):
+    """Mixed into an image generator whose networks take a description's word ids beside their noise.
+
+    The model holds a :class:`~genkit.tasks.paired_preprocessor.PairedPreprocessor`
+    (``self.preprocessor``: the vocabulary, in the graph) and its
+    ``sample_prompts``. Its generation endpoint is ``serving_default(text
+    [N] string, z [N, latent]) -> images``; ``generate_from_ids(text_ids,
+    z)`` is the same with word ids (edge exports). Words outside the
+    vocabulary are read as the unknown word and reported by ``genkit sample``.
+    """
+
+    pairing = "a text-to-image model"
+    sampling_options = (PROMPT_OPTION,)
+    evaluation_options = (FEATURES_OPTION, DUAL_ENCODER_OPTION)
+    example_unit = "images"
+    sample_prompts: tuple[str, ...] = ()
+
+    @classmethod
+    def complete_config(cls, model_config, data, spec: str):
+        """The image-text pairing, the vocabulary and, unless set, the sample prompts (from the held-out texts)."""
+        model_config = super().complete_config(model_config, data, spec)
+        if not model_config.sample_prompts:
+            split = next(s for s in ("validation", "test", "train") if data.num_examples(s))
+            prompts = list(dict.fromkeys(data.first_texts(split, model_config.text_input)))[:NUM_SAMPLE_PROMPTS]
+            model_config = model_config.replace("data", sample_prompts=prompts)
+        return model_config
+
+    # -- declarations --------------------------------------------------------------------------
+
+    def latent_declaration(self) -> TensorDeclaration:
+        return TensorDeclaration("z", "latent", "float32", (self.latent_dim,), distribution=StandardNormal(), description="the latent code")
+
+    def text_declaration(self) -> TensorDeclaration:
+        return TensorDeclaration("text", "text", "string", (), description="the description to draw; words are lowercased")
+
+    def ids_declaration(self) -> TensorDeclaration:
+        return next(d for d in self.encoded_declarations() if d.modality == "tokens")
+
+    def images_declaration(self) -> TensorDeclaration:
+        return image_declaration("images", self.preprocessor.image_shape, "generated images")
+
+    # -- prompts and samples -------------------------------------------------------------------
+
+    def unknown_words(self, texts) -> list[str]:
+        """The words of ``texts`` (lowercased, as the tokenizer splits them) that the vocabulary lacks, once each."""
+        known = set(self.preprocessor.vocabulary)
+        words = [w for text in texts for w in re.findall(WORD_PATTERN, str(text).lower())[: self.preprocessor.max_text_length]]
+        return list(dict.fromkeys(w for w in words if w not in known))
+
+    def prompts(self, num_samples: int, prompt: str | None = None) -> np.ndarray:
+        """``num_samples`` descriptions: ``prompt`` repeated, else the sample prompts in turn."""
+        if prompt is not None:
+            if not re.findall(WORD_PATTERN, prompt):
+                raise UserError("--prompt: has no words to draw")
+            return np.array([prompt] * num_samples, dtype=object)
+        return np.array([self.sample_prompts[i % len(self.sample_prompts)] for i in range(num_samples)], dtype=object)
+
+    def sample_inputs(self, num_samples: int, seed: int, prompt: str | None = None) -> dict[str, np.ndarray]:
+        """The generation endpoint's inputs: the descriptions and ``z`` drawn from its declared distribution."""
+        return {"text": self.prompts(num_samples, prompt), "z": self.latent_declaration().draw(num_samples, seed)}
+
+    def generate(self, **inputs):
+        """The generation endpoint's images on ``inputs`` (``text`` and ``z``)."""
+        endpoint = self.endpoints()[self.generation_endpoint]
+        return endpoint.function(*[inputs[name] for name in endpoint.input_names])["images"]
+
+    def generate_samples(self, num_samples: int, seed: int = 0, prompt: str | None = None, **options):
+        """Images of ``prompt`` (default: the sample prompts in turn) from ``num_samples`` latent draws of ``seed``."""
+        self.check_options("sampling", options)
+        inputs = self.sample_inputs(num_samples, seed, prompt)
+        unknown = self.unknown_words([prompt]) if prompt is not None else []
+        if unknown:
+            print(
+                f"genkit sample: not in the model's vocabulary, read as the unknown word: {', '.join(unknown)}",
+                file=sys.stderr,
+            )
+        return self.images_of(inputs["text"], inputs["z"])
+
+    def images_of(self, texts, z) -> np.ndarray:
+        """float32 images [N, H, W, C] in [0, 1] of descriptions ``texts`` and latent codes ``z``, batch by batch."""
+        parts = [
+            np.asarray(self.generate(text=np.asarray(texts[start : start + GENERATION_BATCH], dtype=object),
+                                     z=z[start : start + GENERATION_BATCH]))
+            for start in range(0, len(texts), GENERATION_BATCH)
+        ]
+        return np.concatenate(parts).astype(np.float32)
+
+    def example_input(self, declaration, num_samples: int, seed: int, data=None) -> np.ndarray:
+        """Noise drawn from its distribution; descriptions and word ids from the data's held-out split."""
+        if declaration.distribution is not None:
+            return declaration.draw(num_samples, seed)
+        return super().example_input(declaration, num_samples, seed, data)
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def evaluation_metrics(self, data, num_samples=None, seed: int = 0, features=None, dual_encoder=None, **options) -> dict:
+        """FID, KID, precision/recall (``features``, default ``emoji``), R-precision (the shipped emoji dual
+        encoder, or the run ``dual_encoder``) and subgroup accuracy of one image per held-out description, with
+        the same for the real images (the ceiling) and for retrieval of the training image whose description is
+        nearest (the floor)."""
+        from genkit.evaluation.text_to_image import text_to_image_evaluation
+
+        self.check_options("evaluation", options)
+        return text_to_image_evaluation(
+            self.images_of, data, self.image_input, self.text_input, num_samples=num_samples, seed=seed,
+            latent_dim=self.latent_dim, features=features, dual_encoder=dual_encoder,
+        )
+
+    def export_quality(self, endpoint: str, run_export, data=None, num_samples: int = 1000, seed: int = 0) -> dict:
+        """FID and R-precision of images from the held-out descriptions' ids with the export in place of Keras."""
+        if data is None:
+            return {"skipped": "the run's data is not available here"}
+        from genkit.evaluation.export_cost import endpoint_runner
+        from genkit.evaluation.text_to_image import export_quality_delta
+
+        declared = self.endpoints()[endpoint]
+        if [d.modality for d in declared.inputs] != ["tokens", "latent"]:
+            return super().export_quality(endpoint, run_export, data=data, num_samples=num_samples, seed=seed)
+        ids_name, z_name = declared.input_names
+
+        def runner(function):
+            def images_of(texts, z):
+                ids = self.preprocessor.tokenize(list(texts)).numpy()
+                return np.asarray(function({ids_name: ids, z_name: z})["images"], np.float32)
+
+            return images_of
+
+        return export_quality_delta(
+            runner(endpoint_runner(self, endpoint)), runner(run_export), data, self.image_input, self.text_input,
+            num_samples=num_samples, seed=seed, latent_dim=self.latent_dim,
+        )
