@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
@@ -56,7 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audio_features import load_waveform, log_mel  # noqa: E402
-from edge_runtime import AppError, Model, choose_runtime, fail, read_export  # noqa: E402
+from edge_runtime import AppError, Model, TextEncoder, choose_runtime, fail, read_export  # noqa: E402
 
 APP = "classify"
 RUNTIME_CHOICES = ("litert", "onnx")
@@ -147,29 +146,6 @@ def decode_pixels(image, channels: int) -> np.ndarray:
         return grey.astype(np.uint8)[..., np.newaxis]
     pixels = np.asarray(image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels]), np.uint8)
     return pixels.reshape(*pixels.shape[:2], channels)
-
-
-# -- texts -------------------------------------------------------------------------------------
-
-
-class TextEncoder:
-    """genkit.json "preprocessing"."text": vocabulary (index = id), split_pattern, padding_id, oov_id, max_text_length."""
-
-    def __init__(self, text: dict):
-        self.ids: dict[str, int] = {}
-        for index, word in enumerate(text["vocabulary"]):
-            self.ids.setdefault(word, index)
-        self.pattern = re.compile(text["split_pattern"])
-        self.padding_id, self.oov_id = int(text["padding_id"]), int(text["oov_id"])
-        self.length = int(text["max_text_length"])
-
-    def words(self, text: str) -> list[str]:
-        return self.pattern.findall(text.lower())
-
-    def encode(self, text: str) -> np.ndarray:
-        """int32 [max_text_length]: the first max_text_length words' ids, then padding."""
-        ids = [self.ids.get(word, self.oov_id) for word in self.words(text)[: self.length]]
-        return np.array(ids + [self.padding_id] * (self.length - len(ids)), np.int32)
 
 
 # -- the export --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Needs numpy and one of ai-edge-litert / onnxruntime — no TensorFlow, no genkit
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -108,3 +109,27 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
     if np.dtype(detail["dtype"]) in (np.int8, np.uint8) and scale:
         return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
     return values
+
+
+class TextEncoder:
+    """genkit.json "preprocessing"."text": vocabulary (index = id), split_pattern, padding_id, oov_id, max_text_length."""
+
+    def __init__(self, text: dict):
+        self.ids: dict[str, int] = {}
+        for index, word in enumerate(text["vocabulary"]):
+            self.ids.setdefault(word, index)
+        self.pattern = re.compile(text["split_pattern"])
+        self.padding_id, self.oov_id = int(text["padding_id"]), int(text["oov_id"])
+        self.length = int(text["max_text_length"])
+
+    def words(self, text: str) -> list[str]:
+        return self.pattern.findall(text.lower())
+
+    def unknown_words(self, text: str) -> list[str]:
+        """The words of ``text`` (its first max_text_length) that the vocabulary lacks: read as the unknown word."""
+        return list(dict.fromkeys(w for w in self.words(text)[: self.length] if w not in self.ids))
+
+    def encode(self, text: str) -> np.ndarray:
+        """int32 [max_text_length]: the first max_text_length words' ids, then padding."""
+        ids = [self.ids.get(word, self.oov_id) for word in self.words(text)[: self.length]]
+        return np.array(ids + [self.padding_id] * (self.length - len(ids)), np.int32)

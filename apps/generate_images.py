@@ -1,10 +1,13 @@
 """An image grid from an exported genkit generator (GAN, VAE decoder) — numpy, Pillow and LiteRT or ONNX Runtime.
 
-    python apps/generate_images.py EXPORT_DIR --out grid.png [-n N] [--label K] [--seed S] [--runtime litert|onnx]
+    python apps/generate_images.py EXPORT_DIR --out grid.png [-n N] [--label K | --prompt TEXT] [--seed S] [--runtime litert|onnx]
 
 EXPORT_DIR is a folder written by ``genkit export`` (its genkit.json says
 which signature makes images and how genkit draws each noise input, so the
-same seed gives the same images as ``genkit sample``). ``--out`` ending in
+same seed gives the same images as ``genkit sample``). A text-to-image
+export takes ``--prompt``, tokenised with the vocabulary in its genkit.json
+(words it lacks are reported and read as the unknown word, as genkit does).
+``--out`` ending in
 ``.npy`` saves the float32 images [N, H, W, C] in [0, 1] instead of a grid.
 """
 
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_runtime import AppError, Model, choose_runtime, fail, read_export  # noqa: E402
+from edge_runtime import AppError, Model, TextEncoder, choose_runtime, fail, read_export  # noqa: E402
 
 APP = "generate_images"
 RUNTIME_CHOICES = ("litert", "onnx")
@@ -41,14 +44,20 @@ def image_signature(document: dict, requested: str | None) -> str:
     raise AppError(f"this export ({document['model']}) has no signature that generates images from noise")
 
 
-def draw_inputs(entry: dict, num_samples: int, seed: int, label: int | None, num_classes: int | None) -> dict:
-    """Each input drawn exactly as genkit draws it (genkit.json "sampling"), labels from --label."""
-    inputs, label_used = {}, False
+def draw_inputs(entry: dict, num_samples: int, seed: int, label: int | None, num_classes: int | None,
+                prompt_ids: np.ndarray | None = None) -> dict:
+    """Each input drawn exactly as genkit draws it (genkit.json "sampling"), labels from --label, word ids from --prompt."""
+    inputs, label_used, prompt_used = {}, False, False
     for name, spec in entry["inputs"].items():
         sampling = spec.get("sampling", {})
         dims = tuple(spec["shape"][1:])
         if sampling.get("distribution") == "standard_normal":
             inputs[name] = np.random.default_rng(seed).standard_normal((num_samples, *dims)).astype("float32")
+        elif spec.get("modality") == "tokens":
+            if prompt_ids is None:
+                raise AppError(f"input '{name}' takes a description: pass --prompt TEXT")
+            inputs[name] = np.repeat(prompt_ids[None, :], num_samples, axis=0).astype(spec["dtype"])
+            prompt_used = True
         elif spec["dtype"].startswith("int"):
             if label is not None:
                 if num_classes is not None and not 0 <= label < num_classes:
@@ -63,6 +72,8 @@ def draw_inputs(entry: dict, num_samples: int, seed: int, label: int | None, num
             raise AppError(f"input '{name}': genkit.json does not say how to draw it")
     if label is not None and not label_used:
         raise AppError("--label: this model is not conditional (it takes no class id)")
+    if prompt_ids is not None and not prompt_used:
+        raise AppError("--prompt: this model takes no description")
     return inputs
 
 
@@ -89,8 +100,25 @@ def write_image(path: Path, grid: np.ndarray) -> None:
     temporary.replace(path)
 
 
-def generate(folder, num_samples=16, seed=0, label=None, runtime=None, signature=None) -> np.ndarray:
-    """float32 images [N, H, W, C] in [0, 1] from the export in ``folder``."""
+def prompt_ids(document: dict, prompt: str | None) -> np.ndarray | None:
+    """The word ids of ``prompt`` with the export's vocabulary (genkit.json "preprocessing"."text"); unknown words
+    are reported on standard error."""
+    if prompt is None:
+        return None
+    text = (document.get("preprocessing") or {}).get("text")
+    if not text or "vocabulary" not in text:
+        raise AppError("--prompt: this export has no vocabulary (it takes no description)")
+    encoder = TextEncoder(text)
+    if not encoder.words(prompt):
+        raise AppError("--prompt: has no words to draw")
+    unknown = encoder.unknown_words(prompt)
+    if unknown:
+        print(f"{APP}: not in the model's vocabulary, read as the unknown word: {', '.join(unknown)}", file=sys.stderr)
+    return encoder.encode(prompt)
+
+
+def generate(folder, num_samples=16, seed=0, label=None, runtime=None, signature=None, prompt=None) -> np.ndarray:
+    """float32 images [N, H, W, C] in [0, 1] from the export in ``folder`` (of ``prompt``, for a text-to-image model)."""
     folder = Path(folder)
     document = read_export(folder)
     runtime = choose_runtime(document, folder, runtime)
@@ -100,7 +128,7 @@ def generate(folder, num_samples=16, seed=0, label=None, runtime=None, signature
         spec["dtype"].startswith("int") for spec in entry["inputs"].values()
     ) else None
     model = Model(folder, name, entry, runtime)
-    outputs = model(**draw_inputs(entry, num_samples, seed, label, num_classes))
+    outputs = model(**draw_inputs(entry, num_samples, seed, label, num_classes, prompt_ids(document, prompt)))
     images = next(value for key, value in outputs.items() if value.ndim == 4)
     return np.clip(np.asarray(images, np.float32), 0.0, 1.0)
 
@@ -111,6 +139,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, metavar="FILE", help=".png grid, or .npy float32 images")
     parser.add_argument("-n", "--num-samples", type=int, default=16, metavar="N")
     parser.add_argument("--label", type=int, metavar="K", help="conditional models: the class to generate")
+    parser.add_argument("--prompt", metavar="TEXT", help="text-to-image models: the description to draw")
     parser.add_argument("--seed", type=int, default=0, metavar="S")
     parser.add_argument("--runtime", choices=RUNTIME_CHOICES, help="default: the file the folder holds")
     parser.add_argument("--signature", metavar="NAME", help="default: the one that generates images")
@@ -121,7 +150,7 @@ def main(argv=None) -> int:
             raise AppError(f"--out {out}: unsupported file type '{out.suffix}'; allowed: .png, .npy")
         if args.num_samples < 1:
             raise AppError(f"-n {args.num_samples}: must be >= 1")
-        images = generate(args.export_dir, args.num_samples, args.seed, args.label, args.runtime, args.signature)
+        images = generate(args.export_dir, args.num_samples, args.seed, args.label, args.runtime, args.signature, args.prompt)
         if out.suffix.lower() == ".npy":
             np.save(out, images)
         else:

@@ -12,6 +12,7 @@ from genkit.errors import UserError
 from genkit.options import Option
 from genkit.signatures import StandardNormal, TensorDeclaration
 from genkit.tasks.image_generation import FEATURES_OPTION, image_declaration
+from genkit.tasks.modality_encoders import text_encoder
 from genkit.tasks.paired_task import ImageTextTask
 
 PROMPT_OPTION = Option("prompt", "text models: the text to continue (language models) or to draw (text-to-image)", str, "TEXT")
@@ -21,6 +22,14 @@ DUAL_ENCODER_OPTION = Option(
 )
 NUM_SAMPLE_PROMPTS = 16
 GENERATION_BATCH = 256
+
+
+def sentence_encoder(config, name: str = "text"):
+    """word ids [N, max_text_length] -> the sentence embedding [N, sentence_dim] of a :class:`TextConditioningConfig`."""
+    return text_encoder(
+        len(config.vocabulary) + 2, config.max_text_length, config.embedding_dim, config.text_units,
+        config.text_encoder, config.sentence_dim, name,
+    )
 
 
 class TextConditioning(ImageTextTask):

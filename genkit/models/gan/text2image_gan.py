@@ -13,23 +13,15 @@ from genkit.models.gan.gan import GAN
 from genkit.models.gan.gan_config import TINY_GAN
 from genkit.models.gan.gan_losses import matching_aware_discriminator_loss
 from genkit.models.gan.text2image_gan_config import TextToImageGANConfig
+from genkit.tasks.text_conditioning_config import TINY_TEXT
 from genkit.registry import register_model
 from genkit.signatures import Endpoint
-from genkit.tasks.modality_encoders import text_encoder
 from genkit.tasks.noise import replica_normal
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
-from genkit.tasks.text_conditioning import TextConditioning
+from genkit.tasks.text_conditioning import TextConditioning, sentence_encoder
 
 # Noise streams of one train step: latent batch k is stream k (the GAN's), condition noise k is 2000 + k.
 CONDITION_STREAM = 2000
-TINY_TEXT = ["embedding_dim=8", "text_units=8", "sentence_dim=8", "condition_dim=4", "max_text_length=6"]
-
-
-def _sentence_encoder(config, name: str):
-    return text_encoder(
-        len(config.vocabulary) + 2, config.max_text_length, config.embedding_dim, config.text_units,
-        config.text_encoder, config.sentence_dim, name,
-    )
 
 
 @register_model(
@@ -39,7 +31,7 @@ def _sentence_encoder(config, name: str):
     description="Text-to-image GAN: a description's embedding with conditioning augmentation conditions the generator; "
     "projection discriminator with the matching-aware loss",
     train_defaults={"epochs": 300, "batch_size": 64, "num_sample_images": 64},
-    tiny_overrides=[*TINY_GAN, *TINY_TEXT],
+    tiny_overrides=[*TINY_GAN, *TINY_TEXT, "condition_dim=4"],
 )
 class TextToImageGAN(TextConditioning, GAN):
     """A :class:`~genkit.models.gan.GAN` whose generator and discriminator each read the description.
@@ -72,7 +64,7 @@ class TextToImageGAN(TextConditioning, GAN):
         z = keras.Input((config.latent_dim,), name="z")
         ids = keras.Input((config.max_text_length,), dtype="int32", name="text_ids")
         noise = keras.Input((config.condition_dim,), name="condition_noise")
-        sentence = _sentence_encoder(config, "text")(ids)
+        sentence = sentence_encoder(config)(ids)
         condition = ConditioningAugmentation(config.condition_dim, config.condition_kl_weight, name="conditioning")([sentence, noise])
         x = layers.Concatenate(name="conditioned")([z, condition])
         return keras.Model([z, ids, noise], upsampling_network(x, config), name=name)
@@ -82,7 +74,7 @@ class TextToImageGAN(TextConditioning, GAN):
         images = keras.Input(tuple(config.image_shape), name="images")
         ids = keras.Input((config.max_text_length,), dtype="int32", name="text_ids")
         features, logits = discriminator_features_and_logit(images, config)
-        sentence = _sentence_encoder(config, "text")(ids)
+        sentence = sentence_encoder(config)(ids)
         projection = spectral_normalized(
             layers.Dense(features.shape[-1], dtype="float32", name="text_projection"), config
         )(sentence)

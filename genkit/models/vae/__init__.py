@@ -4,6 +4,8 @@ from genkit.models.vae.cvae import CVAE
 from genkit.models.vae.cvae_config import CVAEConfig
 from genkit.models.vae.gaussian_log_variance import GaussianLogVariance
 from genkit.models.vae.kl_warmup import kl_weight
+from genkit.models.vae.text2image_vae import TextToImageVAE
+from genkit.models.vae.text2image_vae_config import TextToImageVAEConfig
 from genkit.models.vae.vae import VAE
 from genkit.models.vae.vae_config import VAEConfig
 from genkit.models.vae.vae_decoder import build_vae_decoder

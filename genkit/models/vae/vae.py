@@ -18,7 +18,7 @@ from genkit.models.vae.kl_warmup import kl_weight
 from genkit.models.vae.vae_config import VAEConfig
 from genkit.models.vae.vae_decoder import build_vae_decoder
 from genkit.models.vae.vae_encoder import build_vae_encoder
-from genkit.models.vae.vae_losses import bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
+from genkit.models.vae.vae_losses import bernoulli_log_likelihood, gaussian_kl_between, gaussian_log_likelihood
 from genkit.registry import register_model
 from genkit.tasks.encoder_decoder_config import TINY_ENCODER_DECODER
 
@@ -100,6 +100,15 @@ class VAE(EncoderDecoderTask):
             return x
         return [ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(labels, "int32")]
 
+    @property
+    def conditioned(self) -> bool:
+        """Whether encoder and decoder take a second input (class ids here; word ids for a text-conditioned VAE)."""
+        return bool(self.num_classes)
+
+    def prior(self, conditions, like, training=False):
+        """(mean, log_var) of p(z): a standard normal, shaped like ``like`` [batch, latent_dim]."""
+        return tf.zeros_like(like), tf.zeros_like(like)
+
     def encode(self, images, labels=None, training=False):
         """(mean, log_var) of q(z|x[, y]), float32 [batch, latent_dim]."""
         mean, log_var = self.encoder(self._conditioned(images, labels), training=training)
@@ -137,20 +146,31 @@ class VAE(EncoderDecoderTask):
 
     # -- training ------------------------------------------------------------------------------
 
-    def train_step(self, batch):
-        if not isinstance(batch, dict):  # plain Keras fit(images)
+    def _unpack(self, batch):
+        """(images in [0, 1], labels or None) of a dict batch (plain Keras ``fit(images)`` passes the images alone)."""
+        if not isinstance(batch, dict):
             batch = {"images": batch[0] if isinstance(batch, (tuple, list)) else batch}
-        images, labels = batch["images"], (batch["labels"] if self.num_classes else None)
+        return batch["images"], (batch["labels"] if self.num_classes else None)
+
+    def condition_of(self, labels, training=False):
+        """What encoder and decoder take beside their input: the class ids themselves (a text-conditioned VAE
+        encodes its word ids here)."""
+        return labels
+
+    def train_step(self, batch):
+        images, labels = self._unpack(batch)
         batch_size = ops.shape(images)[0]
         weight = self.current_kl_weight()
         epsilon = replica_normal(self.noise_seed, self.optimizer.iterations, 0, batch_size, self.latent_dim)
         variables = self._trainable_network_variables()
         with tf.GradientTape() as tape:
-            mean, log_var = self.encode(images, labels, training=True)
+            conditions = self.condition_of(labels, training=True) if self.conditioned else None
+            mean, log_var = self.encode(images, conditions, training=True)
             z = mean + ops.exp(0.5 * log_var) * epsilon
-            logits, pixel_log_var = self.decode_distribution(z, labels, training=True)
+            logits, pixel_log_var = self.decode_distribution(z, conditions, training=True)
             reconstruction = -self.log_likelihood(images, logits, pixel_log_var)
-            kl = gaussian_kl(mean, log_var)
+            prior_mean, prior_log_var = self.prior(conditions, mean, training=True)
+            kl = gaussian_kl_between(mean, log_var, prior_mean, prior_log_var)
             # Averaged over the global batch: the optimizer sums gradients across replicas.
             loss = tf.nn.compute_average_loss(reconstruction + weight * kl)
             scaled_loss = self.optimizer.scale_loss(loss)

@@ -9,8 +9,9 @@ from genkit.tasks.conv_blocks import upsampling_trunk
 from genkit.models.vae.gaussian_log_variance import GaussianLogVariance
 
 
-def build_vae_decoder(config) -> keras.Model:
-    """``z`` [batch, latent_dim] (and int32 labels [batch] when ``config.num_classes`` is set) -> pixel logits.
+def build_vae_decoder(config, condition_width: int | None = None) -> keras.Model:
+    """``z`` [batch, latent_dim] (and int32 labels [batch] when ``config.num_classes`` is set, or a ``condition``
+    vector [batch, condition_width] when that is given) -> pixel logits.
 
     Outputs ``logits`` [batch, H, W, C] (float32): the Bernoulli logits, or for
     the Gaussian decoder the logits of the mean (mean = sigmoid(logits)) and
@@ -19,7 +20,11 @@ def build_vae_decoder(config) -> keras.Model:
     z = keras.Input(shape=(config.latent_dim,), name="z")
     inputs = [z]
     x = z
-    if config.num_classes:
+    if condition_width:
+        condition = keras.Input(shape=(condition_width,), name="condition")
+        inputs.append(condition)
+        x = layers.Concatenate(name="z_and_condition")([z, condition])
+    elif getattr(config, "num_classes", None):
         labels = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(labels)
         # float32: with a float16 embedding, mixed_float16 training diverged.

@@ -8,13 +8,18 @@ from keras import layers
 from genkit.tasks.conv_blocks import downsampling_trunk
 
 
-def build_vae_encoder(config) -> keras.Model:
-    """images [batch, H, W, C] in [0, 1] (and int32 labels [batch] when ``config.num_classes`` is set)
-    -> ``[mean, log_var]`` of q(z|x), each float32 [batch, latent_dim]."""
+def build_vae_encoder(config, condition_width: int | None = None) -> keras.Model:
+    """images [batch, H, W, C] in [0, 1] (and int32 labels [batch] when ``config.num_classes`` is set, or a
+    ``condition`` vector [batch, condition_width] when that is given) -> ``[mean, log_var]`` of q(z|x), each
+    float32 [batch, latent_dim]."""
     images = keras.Input(shape=tuple(config.image_shape), name="images")
     inputs = [images]
     x = downsampling_trunk(images, config.encoder_filters, config.kernel_size)
-    if config.num_classes:
+    if condition_width:
+        condition = keras.Input(shape=(condition_width,), name="condition")
+        inputs.append(condition)
+        x = layers.Concatenate(name="features_and_condition")([x, condition])
+    elif getattr(config, "num_classes", None):
         labels = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(labels)
         # float32: with a float16 embedding, mixed_float16 training diverged.

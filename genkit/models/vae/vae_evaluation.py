@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from genkit.errors import UserError
 from genkit.evaluation.reconstruction import reconstruction_error
-from genkit.models.vae.vae_losses import diagonal_normal_log_density, gaussian_kl
+from genkit.models.vae.vae_losses import diagonal_normal_log_density, gaussian_kl_between
 
 DEFAULT_IMPORTANCE_SAMPLES = 100
 # Decoder passes per traced call: bounds memory whatever k is.
@@ -22,18 +22,21 @@ def _bounds_function(model):
     @tf.function(reduce_retracing=True)
     def bounds(images, labels, epsilon):
         """For a batch of images and epsilon [B, k, D]: (mean over k of log p(x|z), KL, logsumexp of log w)."""
-        mean, log_var = model.encode(images, labels if model.num_classes else None)
+        conditions = model.condition_of(labels) if model.conditioned else None
+        mean, log_var = model.encode(images, conditions)
         count, samples = tf.shape(epsilon)[0], tf.shape(epsilon)[1]
         z = mean[:, None, :] + tf.exp(0.5 * log_var)[:, None, :] * epsilon
         flat_z = tf.reshape(z, [count * samples, model.latent_dim])
         repeated_images = tf.repeat(images, samples, axis=0)
-        repeated_labels = tf.repeat(labels, samples, axis=0) if model.num_classes else None
+        repeated_labels = tf.repeat(conditions, samples, axis=0) if model.conditioned else None
         logits, pixel_log_var = model.decode_distribution(flat_z, repeated_labels)
         log_px = tf.reshape(model.log_likelihood(repeated_images, logits, pixel_log_var), [count, samples])
-        log_pz = diagonal_normal_log_density(z, tf.zeros_like(z), tf.zeros_like(z))
+        prior_mean, prior_log_var = model.prior(conditions, mean)
+        log_pz = diagonal_normal_log_density(z, prior_mean[:, None, :], prior_log_var[:, None, :])
         log_qz = diagonal_normal_log_density(z, mean[:, None, :], log_var[:, None, :])
         log_weights = log_px + log_pz - log_qz
-        return tf.reduce_sum(log_px, axis=1), gaussian_kl(mean, log_var), tf.reduce_logsumexp(log_weights, axis=1)
+        kl = gaussian_kl_between(mean, log_var, prior_mean, prior_log_var)
+        return tf.reduce_sum(log_px, axis=1), kl, tf.reduce_logsumexp(log_weights, axis=1)
 
     return bounds
 
@@ -41,7 +44,8 @@ def _bounds_function(model):
 def importance_weighted_bounds(model, images, labels=None, importance_samples=DEFAULT_IMPORTANCE_SAMPLES, seed=0):
     """Per image: (ELBO, importance-weighted bound log p_k(x)), both float64 arrays in nats.
 
-    ELBO = mean over k posterior samples of log p(x|z) - KL(q(z|x) || p(z)) (closed form).
+    ELBO = mean over k posterior samples of log p(x|z) - KL(q(z|x) || p(z)) (closed form; p(z) is the
+    model's ``prior``: a standard normal, or p(z|t) of a text-conditioned model).
     The bound (Burda et al. 2016) is log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x) with
     z_i ~ q(z|x); it is >= the ELBO in expectation and tightens towards log p(x) as k grows.
     Images are processed in batches and the noise is drawn statelessly from ``seed``,
@@ -50,7 +54,7 @@ def importance_weighted_bounds(model, images, labels=None, importance_samples=DE
     if importance_samples < 1:
         raise UserError(f"--importance-samples {importance_samples}: must be >= 1")
     images = np.asarray(images, np.float32)
-    labels = np.zeros(len(images), np.int32) if labels is None else np.asarray(labels, np.int32)
+    labels = np.zeros(len(images), np.int32) if labels is None else np.asarray(labels, np.int32)  # class or word ids
     chunk = min(importance_samples, DECODES_PER_CALL)
     num_chunks = math.ceil(importance_samples / chunk)
     per_call = max(1, DECODES_PER_CALL // chunk)

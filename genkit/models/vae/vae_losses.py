@@ -18,6 +18,14 @@ def gaussian_kl(mean, log_var):
     return 0.5 * tf.reduce_sum(tf.exp(log_var) + tf.square(mean) - 1.0 - log_var, axis=-1)
 
 
+def gaussian_kl_between(mean, log_var, prior_mean, prior_log_var):
+    """KL(N(mean, exp(log_var)) || N(prior_mean, exp(prior_log_var))) per example: [batch, D] -> [batch]."""
+    return 0.5 * tf.reduce_sum(
+        prior_log_var - log_var + (tf.exp(log_var) + tf.square(mean - prior_mean)) * tf.exp(-prior_log_var) - 1.0,
+        axis=-1,
+    )
+
+
 def diagonal_normal_log_density(z, mean, log_var):
     """log N(z; mean, diag(exp(log_var))) summed over the last axis."""
     return -0.5 * tf.reduce_sum(LOG_2PI + log_var + tf.square(z - mean) * tf.exp(-log_var), axis=-1)
