@@ -190,7 +190,7 @@ def main(argv=None) -> int:
             return 2
     out = args.out or Path("saved_models") / f"text-to-image-quality-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
-    data = load_dataset("embedded", ("image", "text", "label"), "the benchmark")
+    data = load_dataset("embedded", ("image", "text", "label", "group"), "the benchmark")
     rows, makers = [], {}
     for seed in range(args.first_seed, args.first_seed + args.repeat):
         for method in methods:
@@ -208,7 +208,10 @@ def main(argv=None) -> int:
         write_bytes(args.markdown, (report + "\n").encode())
     if args.grid:
         training_names = {refs[0] for refs in data.split("train")["text"]}
-        prompts = data.first_texts("test", "text")[:6] + [p for p in NEW_COMBINATIONS if p not in training_names]
+        test = data.split("test")
+        # One test description from each of the first six groups, then the new combinations.
+        firsts = {int(group): refs[0] for refs, group in reversed(list(zip(test["text"], test["group"])))}
+        prompts = [firsts[group] for group in sorted(firsts)[:6]] + [p for p in NEW_COMBINATIONS if p not in training_names]
         prompt_grid(args.grid, makers, prompts, seed=args.first_seed)
     if args.json:
         write_json(args.json, {"minutes": args.minutes, "repeat": args.repeat, "rows": rows, "versions": library_versions()})
