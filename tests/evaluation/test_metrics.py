@@ -150,7 +150,7 @@ def test_classifier_features_are_batched_without_retracing(embedded, extractor):
 
 
 def test_feature_extractor_errors_name_the_flag(extractor):
-    with pytest.raises(UserError, match="--features resnet: unknown feature extractor; allowed: fashion_mnist, inception"):
+    with pytest.raises(UserError, match="--features resnet: unknown feature extractor; allowed: fashion_mnist, emoji, inception"):
         load_feature_extractor("resnet")
     with pytest.raises(UserError, match=r"--features fashion_mnist: .*\[28, 28, 1\].*got \[32, 32, 3\]"):
         extractor.features(np.zeros((2, 32, 32, 3), np.float32))
