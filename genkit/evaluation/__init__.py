@@ -3,7 +3,12 @@
 - Feature extractors (:func:`load_feature_extractor`): ``fashion_mnist``, the Fashion-MNIST classifier
   that genkit trained once (``python -m genkit.evaluation.train_classifier``) and ships in
   ``weights/`` — 92.67% accuracy on the 10,000 Fashion-MNIST test images, 128 features from its
-  penultimate layer; ``inception``, Keras' InceptionV3 pool3 features with the user's ImageNet weights.
+  penultimate layer; ``emoji``, the emoji subgroup classifier shipped the same way (44.4% of the 99
+  subgroups of the embedded test emoji); ``inception``, Keras' InceptionV3 pool3 features with the
+  user's ImageNet weights.
+- Text to image (:mod:`genkit.evaluation.text_to_image`): R-precision with the shipped emoji dual
+  encoder (:mod:`genkit.evaluation.text_image_scorer`), subgroup accuracy, FID and the rest of one
+  image per description, with the real images' ceiling and a retrieval floor.
 - Metrics on feature arrays: :func:`frechet_distance` (FID), :func:`kernel_inception_distance` (KID),
   :func:`precision_recall` (k-NN manifolds); on images: :func:`image_generation_metrics`,
   :func:`conditioning_accuracy` and :func:`model_conditioning_accuracy` for conditional generators.
