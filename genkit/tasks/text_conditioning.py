@@ -10,7 +10,7 @@ import numpy as np
 from genkit.data.text_tokenizer import WORD_PATTERN
 from genkit.errors import UserError
 from genkit.options import Option
-from genkit.signatures import StandardNormal, TensorDeclaration
+from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
 from genkit.tasks.image_generation import FEATURES_OPTION, image_declaration
 from genkit.tasks.modality_encoders import text_encoder
 from genkit.tasks.paired_task import ImageTextTask
@@ -72,6 +72,27 @@ class TextConditioning(ImageTextTask):
 
     def images_declaration(self) -> TensorDeclaration:
         return image_declaration("images", self.preprocessor.image_shape, "generated images")
+
+    def _images(self, ids, z):
+        """Images in [0, 1] [N, H, W, C] of word ids [N, max_text_length] and latent codes [N, latent_dim]."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _images(ids, z).")
+
+    def endpoints(self):
+        """``serving_default(text, z)`` (TF Serving: the tokenizer in the graph) and ``generate_from_ids(text_ids, z)``
+        (TFLite, ONNX: word ids from genkit.json's vocabulary) -> images in [0, 1]."""
+        z, text, ids = self.latent_declaration(), self.text_declaration(), self.ids_declaration()
+        images = self.images_declaration()
+
+        def serve(text, z):
+            return {"images": self._images(self.preprocessor.tokenize(text), z)}
+
+        def from_ids(text_ids, z):
+            return {"images": self._images(text_ids, z)}
+
+        return {
+            "serving_default": Endpoint("serving_default", serve, (text, z), (images,), edge=False),
+            "generate_from_ids": Endpoint("generate_from_ids", from_ids, (ids, z), (images,)),
+        }
 
     # -- prompts and samples -------------------------------------------------------------------
 

@@ -13,12 +13,11 @@ from genkit.models.gan.gan import GAN
 from genkit.models.gan.gan_config import TINY_GAN
 from genkit.models.gan.gan_losses import matching_aware_discriminator_loss
 from genkit.models.gan.text2image_gan_config import TextToImageGANConfig
-from genkit.tasks.text_conditioning_config import TINY_TEXT
 from genkit.registry import register_model
-from genkit.signatures import Endpoint
 from genkit.tasks.noise import replica_normal
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.text_conditioning import TextConditioning, sentence_encoder
+from genkit.tasks.text_conditioning_config import TINY_TEXT
 
 # Noise streams of one train step: latent batch k is stream k (the GAN's), condition noise k is 2000 + k.
 CONDITION_STREAM = 2000
@@ -112,29 +111,9 @@ class TextToImageGAN(TextConditioning, GAN):
     # -- sampling and serving ------------------------------------------------------------------
 
     def _images(self, ids, z):
-        noise = tf.zeros([tf.shape(z)[0], self.condition_dim], tf.float32)  # the mean condition
+        """Images in [0, 1] of word ids and latent codes, at the mean condition."""
+        noise = tf.zeros([tf.shape(z)[0], self.condition_dim], tf.float32)
         return ops.clip(self([z, tf.cast(ids, tf.int32), noise], training=False), 0.0, 1.0)
-
-    @property
-    def image_shape(self):
-        return tuple(self.generator.outputs[0].shape[1:])
-
-    def endpoints(self):
-        """``serving_default(text, z)`` (TF Serving: the tokenizer in the graph) and ``generate_from_ids(text_ids, z)``
-        (TFLite, ONNX: word ids from genkit.json's vocabulary) -> images in [0, 1]."""
-        z, text, ids = self.latent_declaration(), self.text_declaration(), self.ids_declaration()
-        images = self.images_declaration()
-
-        def serve(text, z):
-            return {"images": self._images(self.preprocessor.tokenize(text), z)}
-
-        def from_ids(text_ids, z):
-            return {"images": self._images(text_ids, z)}
-
-        return {
-            "serving_default": Endpoint("serving_default", serve, (text, z), (images,), edge=False),
-            "generate_from_ids": Endpoint("generate_from_ids", from_ids, (ids, z), (images,)),
-        }
 
     # -- serialisation -------------------------------------------------------------------------
 

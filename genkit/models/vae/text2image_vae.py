@@ -12,7 +12,6 @@ from genkit.models.vae.vae import VAE
 from genkit.models.vae.vae_decoder import build_vae_decoder
 from genkit.models.vae.vae_encoder import build_vae_encoder
 from genkit.registry import register_model
-from genkit.signatures import Endpoint
 from genkit.tasks.encoder_decoder_config import TINY_ENCODER_DECODER
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.text_conditioning import TextConditioning, sentence_encoder
@@ -107,25 +106,10 @@ class TextToImageVAE(TextConditioning, VAE):
     # -- sampling and serving ------------------------------------------------------------------
 
     def _images(self, ids, noise):
+        """Images in [0, 1] of word ids, decoded from z = mu(t) + sigma(t) * noise."""
         sentence = self.condition_of(ids)
         mean, log_var = self.prior(sentence, noise)
         return self.decode(mean + tf.exp(0.5 * log_var) * tf.cast(noise, tf.float32), sentence)
-
-    def endpoints(self):
-        """``serving_default(text, z)`` (the tokenizer in the graph) and ``generate_from_ids(text_ids, z)`` -> images."""
-        z, text, ids = self.latent_declaration(), self.text_declaration(), self.ids_declaration()
-        images = self.images_declaration()
-
-        def serve(text, z):
-            return {"images": self._images(self.preprocessor.tokenize(text), z)}
-
-        def from_ids(text_ids, z):
-            return {"images": self._images(text_ids, z)}
-
-        return {
-            "serving_default": Endpoint("serving_default", serve, (text, z), (images,), edge=False),
-            "generate_from_ids": Endpoint("generate_from_ids", from_ids, (ids, z), (images,)),
-        }
 
     # -- evaluation ----------------------------------------------------------------------------
 
