@@ -74,3 +74,21 @@ def test_the_shipped_dual_encoder_loads_and_ranks_real_pairs_far_above_chance():
     recall = float(np.mean(np.argmax(vectors @ images.T, axis=1) == np.arange(len(texts))))
     assert recall == pytest.approx(scorer.card["test_retrieval"]["text_to_image_recall@1"], abs=1e-6)
     assert r_precision(images, vectors, texts) > 10 * (1 / 100)
+
+
+def test_the_classifier_script_trains_an_emoji_card_that_the_extractor_reads(tmp_path):
+    import subprocess
+    import sys
+
+    from genkit.evaluation.classifier_features import EmojiFeatures
+
+    # A fresh process: the script turns on TensorFlow's op determinism, which would stay on in this one.
+    subprocess.run([sys.executable, "-m", "genkit.evaluation.train_classifier", "--classifier", "emoji", "--epochs", "1",
+                    "--out", str(tmp_path)], check=True, capture_output=True, timeout=300)
+    card = read_card("emoji", tmp_path)
+    assert card["architecture"]["num_classes"] == 99 and 0 <= card["test_group_accuracy"] <= 1
+    assert len(card["group_of_label"]) == 99 and card["training"]["epochs"] == 1
+    extractor = EmojiFeatures(weights_dir=tmp_path)
+    assert extractor.predict_labels(np.zeros((2, 32, 32, 3), np.float32)).shape == (2,)
+    with pytest.raises(Exception, match="takes \\[32, 32, 3\\] images"):
+        extractor.features(np.zeros((2, 32, 32, 1), np.float32))
