@@ -73,6 +73,10 @@ class Option:
         )
 
 
+# One --prompt for every family that takes a text: language models continue it, text-to-image models draw it.
+PROMPT_OPTION = Option("prompt", "text models: the text to continue (language models) or to draw (text-to-image)", str, "TEXT")
+
+
 def merged_options(groups: list[tuple[str, tuple[Option, ...]]]) -> dict[str, tuple[Option, list[str]]]:
     """``{name: (option, [owners])}`` over ``(owner, options)`` groups; one name must mean one option."""
     merged: dict[str, tuple[Option, list[str]]] = {}

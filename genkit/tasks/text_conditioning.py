@@ -9,13 +9,12 @@ import numpy as np
 
 from genkit.data.text_tokenizer import WORD_PATTERN
 from genkit.errors import UserError
-from genkit.options import Option
+from genkit.options import PROMPT_OPTION, Option
 from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
 from genkit.tasks.image_generation import FEATURES_OPTION, image_declaration
 from genkit.tasks.modality_encoders import text_encoder
 from genkit.tasks.paired_task import ImageTextTask
 
-PROMPT_OPTION = Option("prompt", "text models: the text to continue (language models) or to draw (text-to-image)", str, "TEXT")
 DUAL_ENCODER_OPTION = Option(
     "dual_encoder", "text-to-image models: the dual-encoder run that scores R-precision (default: the shipped emoji one)",
     str, "RUN",

@@ -13,7 +13,7 @@ from genkit.data.text_corpus import load_text_corpus
 from genkit.data.text_tokenizer import OOV_TOKEN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
 from genkit.layers import TokenEmbedding
-from genkit.options import Option, non_negative_float, positive_int, probability
+from genkit.options import PROMPT_OPTION, Option, non_negative_float, positive_int, probability
 from genkit.signatures import Endpoint, TensorDeclaration
 from genkit.tasks.generative_task import GenerativeTask
 from genkit.tasks.learning_rate_schedule import scheduled_learning_rate
@@ -24,7 +24,7 @@ from genkit.tasks.token_sampling import choose_next
 EVALUATION_STREAMS = 32
 EVALUATION_CHUNK = 256
 SAMPLING_OPTIONS = (
-    Option("prompt", "text models: the text to continue", str, "TEXT"),
+    PROMPT_OPTION,
     Option("length", "text models: tokens to generate", positive_int, "N"),
     Option("temperature", "text models: 0 is greedy", non_negative_float, "T"),
     Option("top_k", "text models: sample from the K likeliest", positive_int, "K"),
