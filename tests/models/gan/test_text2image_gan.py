@@ -121,6 +121,10 @@ def test_evaluate_scores_fid_r_precision_and_subgroups_with_the_ceiling_and_floo
     assert metrics["ceiling_real_images_r_precision"] > 0.1
     assert metrics["ceiling_real_images_subgroup_accuracy"] > 0.3
     assert metrics["ceiling_real_images_fid"] < metrics["fid"]
+    wrong = run_cli("evaluate", t2i_run, "--dual-encoder", t2i_run, check=False)
+    assert wrong.returncode == 2 and "R-precision needs a dual-encoder run" in wrong.stderr
+    grey = run_cli("evaluate", t2i_run, "--features", "fashion_mnist", check=False)
+    assert grey.returncode == 2 and "takes [28, 28, 1] images" in grey.stderr
 
 
 @pytest.mark.slow
