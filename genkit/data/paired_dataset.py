@@ -100,6 +100,11 @@ class PairedDataset:
         arrays = self.splits.get(split)
         return 0 if not arrays else len(next(iter(arrays.values())))
 
+    @property
+    def scored_split(self) -> str:
+        """The split evaluations score: :attr:`evaluation_split`, or ``train`` when that split is empty."""
+        return self.evaluation_split if self.num_examples(self.evaluation_split) else "train"
+
     def num_classes(self, label_feature: str) -> int:
         return len(self.label_names[label_feature])
 

@@ -72,7 +72,7 @@ def image_set_metrics(images, texts, labels, label_names, reference_features, ex
 
 def evaluation_split_arrays(data, image_input: str, text_input: str, num_samples: int | None = None):
     """(split, images float32 [N,H,W,C], first references [N], labels [N] or None, label names) of the evaluation split."""
-    split = data.evaluation_split if data.num_examples(data.evaluation_split) else "train"
+    split = data.scored_split
     arrays = data.split(split)
     count = len(arrays[image_input]) if num_samples is None else min(int(num_samples), len(arrays[image_input]))
     images = arrays[image_input][:count].astype(np.float32) / 255.0

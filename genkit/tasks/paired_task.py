@@ -250,7 +250,7 @@ class PairedDataTask(GenerativeTask):
     def evaluation_inputs(self, data, endpoint: str, num_samples: int) -> tuple[dict[str, np.ndarray], dict]:
         """The first ``num_samples`` examples of the evaluation split in ``endpoint``'s declared inputs, and the
         split's arrays (targets included) for the same examples."""
-        split = data.evaluation_split if data.num_examples(data.evaluation_split) else "train"
+        split = data.scored_split
         arrays = {name: values[:num_samples] for name, values in self.split_arrays(data, split).items()}
         encoded = self.encode_numpy(arrays)
         declared = self.endpoints()[endpoint]

@@ -429,7 +429,7 @@ class Captioner(ImageTextTask):
         from genkit.evaluation.caption_floors import constant_caption, nearest_neighbour_captions
 
         self.check_options("evaluation", {"beam_width": beam_width, "length_penalty": length_penalty, **options})
-        split = data.evaluation_split if data.num_examples(data.evaluation_split) else "train"
+        split = data.scored_split
         test = data.split(split)
         count = len(test[self.image_input]) if num_samples is None else min(num_samples, len(test[self.image_input]))
         images, references = test[self.image_input][:count], [list(refs) for refs in test[self.text_input][:count]]
@@ -474,7 +474,7 @@ class Captioner(ImageTextTask):
         from genkit.evaluation.caption_metrics import caption_metrics
         from genkit.evaluation.export_cost import endpoint_runner
 
-        split = data.evaluation_split if data.num_examples(data.evaluation_split) else "train"
+        split = data.scored_split
         test = data.split(split)
         images = _unit_range(test[self.image_input][:num_samples])
         references = [list(refs) for refs in test[self.text_input][: len(images)]]

@@ -206,7 +206,7 @@ class DualEncoder(ImageTextTask):
         from genkit.evaluation.retrieval import ranks_of_matches, recall_at_k
 
         self.check_options("evaluation", options)
-        split = data.evaluation_split if data.num_examples(data.evaluation_split) else "train"
+        split = data.scored_split
         images, texts = self.embed_split(data, split)
         similarity = images @ texts.T
         count = len(images)

@@ -330,7 +330,7 @@ class FusionClassifier(PairedDataTask):
         from genkit.evaluation.classification import accuracy, macro_f1, top_k_accuracy
 
         self.check_options("evaluation", options)
-        split = data.evaluation_split if data.num_examples(data.evaluation_split) else "train"
+        split = data.scored_split
         arrays = self.split_arrays(data, split)
         labels = arrays.pop(self.target).astype(np.int64)
         outputs = self.predict_arrays(arrays)
