@@ -149,6 +149,9 @@ class Endpoint:
 
     ``serving``: part of the TF Serving SavedModel; ``edge``: converted to
     TFLite and ONNX (builtin ops only: no strings, no random ops).
+    ``max_rows``: the most examples one served request may hold (an endpoint
+    whose cost per row is large: a decoding loop), named ``row_name`` in the
+    error; None leaves it unbounded.
     """
 
     name: str
@@ -157,6 +160,8 @@ class Endpoint:
     outputs: tuple[TensorDeclaration, ...]
     serving: bool = True
     edge: bool = True
+    max_rows: int | None = None
+    row_name: str = "rows"
 
     @property
     def input_signature(self) -> list:
@@ -165,13 +170,17 @@ class Endpoint:
     @property
     def checked_function(self) -> Callable:
         """``function`` behind the checks of its declared inputs (:meth:`TensorDeclaration.input_checks`): what the
-        TF Serving SavedModels run, so a request with NaN noise, an image outside [0, 1] or a class id out of range
-        gets an error naming the input instead of an output. Edge exports convert ``function`` itself (builtin
-        ops only)."""
+        TF Serving SavedModels run, so a request with NaN noise, an image outside [0, 1], a class id out of range
+        or more than ``max_rows`` examples gets an error naming the input instead of an output. Edge exports
+        convert ``function`` itself (builtin ops only)."""
         import tensorflow as tf
 
         def checked(*values):
             checks = [check for declaration, value in zip(self.inputs, values) for check in declaration.input_checks(value)]
+            if self.max_rows is not None:
+                checks.append(tf.debugging.assert_less_equal(
+                    tf.shape(values[0])[0], self.max_rows, message=f"at most {self.max_rows} {self.row_name} per request",
+                ))
             with tf.control_dependencies(checks):
                 values = [tf.identity(value) for value in values]
             return self.function(*values)
@@ -192,10 +201,13 @@ class Endpoint:
         return [d for d in self.outputs if d.modality == modality]
 
     def describe(self) -> dict:
-        return {
+        description = {
             "inputs": {d.name: d.describe() for d in self.inputs},
             "outputs": {d.name: d.describe() for d in self.outputs},
         }
+        if self.max_rows is not None:
+            description["max_rows"] = self.max_rows
+        return description
 
     def tf_function(self):
         """The endpoint traced with its input signature."""

@@ -58,6 +58,20 @@ def test_the_served_function_refuses_inputs_outside_their_declarations_naming_th
             endpoint.call(request, served)
 
 
+def test_an_endpoint_with_max_rows_refuses_a_larger_request_and_says_so_in_its_description():
+    import tensorflow as tf
+
+    z = TensorDeclaration("z", "latent", "float32", (2,), distribution=StandardNormal())
+    endpoint = Endpoint("decode", lambda z: {"out": z * 2}, (z,), (TensorDeclaration("out", "latent", "float32", (2,)),),
+                        max_rows=3, row_name="codes")
+    served = tf.function(endpoint.checked_function, input_signature=endpoint.input_signature)
+    assert endpoint.call({"z": np.ones((3, 2), np.float32)}, served)["out"].shape == (3, 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 3 codes per request"):
+        endpoint.call({"z": np.ones((4, 2), np.float32)}, served)
+    assert endpoint.describe()["max_rows"] == 3
+    assert endpoint.call({"z": np.ones((4, 2), np.float32)})["out"].shape == (4, 2)  # the unchecked function (edge)
+
+
 def test_the_run_folders_savedmodel_refuses_nan_noise(trained_run):
     import tensorflow as tf
 

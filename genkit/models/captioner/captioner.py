@@ -27,7 +27,6 @@ EVALUATION_BATCH = 128
 MAX_IMAGES_PER_REQUEST = 256
 MAX_BEAM_WIDTH = 64
 MAX_TEMPERATURE = 100.0
-DECODING_ENDPOINTS = ("serving_default", "caption_files", "caption")
 DECODING_OPTIONS = (
     Option("beam_width", "captioners: beams of the search (1 is greedy; default: the model's)", whole_number(1), "K"),
     Option("length_penalty", "captioners: alpha of the beams' length normalisation", number(0.0, 5.0), "A"),
@@ -319,20 +318,15 @@ class Captioner(ImageTextTask):
             logits, next_states, attention = self.decoder_step(token, features, list(states))
             return {"logits": logits, **{f"next_{n}": s for n, s in zip(self.state_names, next_states)}, "attention": attention}
 
+        # The endpoints that decode a whole caption (a loop of up to max_length steps over up to 64 beams per
+        # image) take at most MAX_IMAGES_PER_REQUEST images per request.
+        bounded = {"edge": False, "max_rows": MAX_IMAGES_PER_REQUEST, "row_name": "images"}
         return {
-            "serving_default": Endpoint("serving_default", serve, (images,), captions, edge=False),
-            "caption_files": Endpoint("caption_files", caption_files, (files,), captions, edge=False),
-            "caption": Endpoint("caption", self.caption_images, (images, *self._decoding_declarations()), captions, edge=False),
+            "serving_default": Endpoint("serving_default", serve, (images,), captions, **bounded),
+            "caption_files": Endpoint("caption_files", caption_files, (files,), captions, **bounded),
+            "caption": Endpoint("caption", self.caption_images, (images, *self._decoding_declarations()), captions, **bounded),
             "encode": Endpoint("encode", encode, (images,), (features, *states)),
             "decode_step": Endpoint("decode_step", decode_step, (token, features, *states), step_outputs),
-        }
-
-    def serving_endpoints(self) -> dict:
-        """Every served endpoint behind its input checks; the ones that decode a whole caption (a loop of up to
-        max_length steps over up to 64 beams per image) also behind a bound on the images of one request."""
-        return {
-            name: (_bounded(function) if name in DECODING_ENDPOINTS else function, signature)
-            for name, (function, signature) in super().serving_endpoints().items()
         }
 
     def endpoint_inputs(self, endpoint: str, num_samples: int, seed: int, data=None) -> dict[str, np.ndarray]:
@@ -540,20 +534,6 @@ class Captioner(ImageTextTask):
         for name in ("encoder", "initial_state", "step", "preprocessor"):
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
-
-
-def _bounded(function):
-    """``function`` refusing a request of more than MAX_IMAGES_PER_REQUEST rows (a decoding's cost grows with them)."""
-
-    def bounded(*values):
-        check = tf.debugging.assert_less_equal(
-            tf.shape(values[0])[0], MAX_IMAGES_PER_REQUEST, message=f"at most {MAX_IMAGES_PER_REQUEST} images per request",
-        )
-        with tf.control_dependencies([check]):
-            values = [tf.identity(value) for value in values]
-        return function(*values)
-
-    return bounded
 
 
 def _unit_range(images: np.ndarray) -> np.ndarray:

@@ -271,7 +271,9 @@ class LanguageModel(GenerativeTask):
         A request out of bounds fails before any step with an InvalidArgumentError
         whose message names the input (what TF Serving puts in its error response).
         """
-        with tf.control_dependencies(_request_checks(prompts, temperature)):
+        with tf.control_dependencies([tf.debugging.assert_greater_equal(  # also false for NaN
+            temperature, 0.0, message="temperature must be >= 0 (0 is greedy)",
+        )]):
             length = tf.identity(length)
         prompt_ids, prompt_lengths = self.encode_prompts(prompts)
         tokens, mask = self.generate_ids(prompt_ids, prompt_lengths, length, temperature, top_k, top_p, seed)
@@ -435,7 +437,9 @@ class LanguageModel(GenerativeTask):
             "token", "tokens", "int32", (), value_range=(0, len(self.vocabulary) - 1), description="the current token id",
         )
         return {
-            "serving_default": Endpoint("serving_default", serve, self._text_declarations(), texts, edge=False),
+            "serving_default": Endpoint(
+                "serving_default", serve, self._text_declarations(), texts, edge=False, max_rows=MAX_PROMPTS, row_name="prompts",
+            ),
             "step": Endpoint("step", step, (token, *states), step_outputs, serving=False),
         }
 
@@ -505,14 +509,3 @@ class LanguageModel(GenerativeTask):
 def _has_layer(network, name) -> bool:
     return any(layer.name == name for layer in network.layers)
 
-
-
-def _request_checks(prompts, temperature) -> list:
-    """Assertions bounding a generation request beyond its declared inputs' ranges (which the serving signature
-    checks first: length, top_k, top_p, finite floats): the prompts per request, a temperature >= 0."""
-    return [
-        tf.debugging.assert_less_equal(
-            tf.shape(prompts)[0], MAX_PROMPTS, message=f"at most {MAX_PROMPTS} prompts per request"),
-        tf.debugging.assert_greater_equal(  # also false for NaN
-            temperature, 0.0, message="temperature must be >= 0 (0 is greedy)"),
-    ]
