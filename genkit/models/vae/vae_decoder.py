@@ -24,7 +24,7 @@ def build_vae_decoder(config, condition_width: int | None = None) -> keras.Model
         condition = keras.Input(shape=(condition_width,), name="condition")
         inputs.append(condition)
         x = layers.Concatenate(name="z_and_condition")([z, condition])
-    elif getattr(config, "num_classes", None):
+    elif config.num_classes:
         labels = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(labels)
         # float32: with a float16 embedding, mixed_float16 training diverged.

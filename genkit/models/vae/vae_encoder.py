@@ -19,7 +19,7 @@ def build_vae_encoder(config, condition_width: int | None = None) -> keras.Model
         condition = keras.Input(shape=(condition_width,), name="condition")
         inputs.append(condition)
         x = layers.Concatenate(name="features_and_condition")([x, condition])
-    elif getattr(config, "num_classes", None):
+    elif config.num_classes:
         labels = keras.Input(shape=(), dtype="int32", name="label")
         inputs.append(labels)
         # float32: with a float16 embedding, mixed_float16 training diverged.
