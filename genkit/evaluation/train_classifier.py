@@ -91,7 +91,7 @@ def _load(name: str, data_dir: str | None):
     group_of = np.zeros(data.num_classes("label"), np.int32)
     for split in (train, test):
         group_of[split["label"]] = split["group"]
-    extra = {"group_of_label": group_of.tolist(), "group_names": data.label_names["group"]}
+    extra = {"group_of_label": group_of.tolist(), "group_names": data.label_names["group"], "data_licence": data.licence}
     return (train["image"], train["label"], test["image"], test["label"], data.label_names["label"],
             f"{data.name} emoji ({len(train['image'])} training-split images; accuracy on the "
             f"{len(test['image'])} test-split images)", extra)
