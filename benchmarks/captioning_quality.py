@@ -19,7 +19,6 @@ again when it traces, so an edit under a running benchmark breaks it.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.quality_table import quality_arguments, summary_table  # noqa: E402
 from genkit.atomic import write_bytes, write_json  # noqa: E402
 from genkit.data.registry import load_dataset  # noqa: E402
 from genkit.evaluation.caption_floors import constant_caption, nearest_neighbour_captions  # noqa: E402
@@ -46,6 +46,10 @@ METHODS = {
 }
 UNLIMITED_EPOCHS = 100_000
 SCORES = ("bleu_1", "bleu_2", "bleu_4", "cider_d", "exact_match", "vocabulary_usage")
+
+
+def score_digits(score: str) -> int:
+    return 0 if score == "vocabulary_usage" else 3
 
 
 def _stamp() -> str:
@@ -87,25 +91,6 @@ def floor_rows(data, images, references) -> list[dict]:
     ):
         rows.append({"method": method, "seed": 0, "captions": captions, **caption_metrics(references, captions)})
     return rows
-
-
-def table(rows: list[dict]) -> str:
-    lines = ["| method | runs | " + " | ".join(SCORES) + " | steps |", "|---|---|" + "---|" * len(SCORES) + "---|"]
-    groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(row["method"], []).append(row)
-    for method, runs in groups.items():
-        cells = []
-        for key in SCORES:
-            values = [run[key] for run in runs]
-            digits = 0 if key == "vocabulary_usage" else 3
-            cell = f"{np.mean(values):.{digits}f}"
-            if len(runs) > 1:
-                cell += f" ({min(values):.{digits}f}-{max(values):.{digits}f})"
-            cells.append(cell)
-        steps = [run["steps"] for run in runs if "steps" in run]
-        lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + f" | {int(np.mean(steps)) if steps else '-'} |")
-    return "\n".join(lines)
 
 
 def ratios(rows: list[dict]) -> str:
@@ -161,23 +146,11 @@ def caption_grid(path: Path, images, references, rows: list[dict], count: int = 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per run (default 10)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per method (seeds S..S+N-1), for the spread")
-    parser.add_argument("--first-seed", type=int, default=0, metavar="S", help="the first seed (default 0)")
-    parser.add_argument("--methods", default=None, help=f"comma-separated first words of: {'; '.join(METHODS)}")
-    parser.add_argument("--out", type=Path, default=None, help="where the run folders go")
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--markdown", type=Path, default=None)
-    parser.add_argument("--grid", type=Path, default=None, help="a PNG of test images with their captions")
-    args = parser.parse_args(argv)
-    methods = list(METHODS)
-    if args.methods:
-        wanted = args.methods.split(",")
-        methods = [m for m in METHODS if any(m == w or m.startswith(w) for w in wanted)]
-        if not methods:
-            print(f"captioning_quality.py: error: --methods {args.methods}: none of {'; '.join(METHODS)}", file=sys.stderr)
-            return 2
+    args = quality_arguments(__doc__.splitlines()[0], METHODS, "a PNG of test images with their captions", argv)
+    if args.methods is None:
+        print(f"captioning_quality.py: error: --methods {args.requested_methods}: none of {'; '.join(METHODS)}", file=sys.stderr)
+        return 2
+    methods = args.methods
     out = args.out or Path("saved_models") / f"captioning-quality-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     data = load_dataset("embedded", ("image", "text"), "the benchmark")
     test = data.split("test")
@@ -189,7 +162,7 @@ def main(argv=None) -> int:
                 rows.append(peer_run(method, args.minutes, seed, data, images, references))
             else:
                 rows.append(genkit_run(out, method, args.minutes, seed, images, references))
-    report = table(rows) + "\n\n" + ratios(rows)
+    report = summary_table(rows, SCORES, score_digits) + "\n\n" + ratios(rows)
     print(report)
     if args.markdown:
         write_bytes(args.markdown, (report + "\n").encode())

@@ -20,7 +20,6 @@ again when it traces, so an edit under a running benchmark breaks it.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import io
 import json
@@ -34,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.quality_table import quality_arguments, summary_table  # noqa: E402
 from genkit.atomic import atomic_path, write_bytes, write_json  # noqa: E402
 from genkit.data.registry import load_dataset  # noqa: E402
 from genkit.evaluation.text_to_image import text_to_image_evaluation  # noqa: E402
@@ -43,6 +43,10 @@ from genkit.versions import library_versions  # noqa: E402
 METHODS = ("text2image-gan", "text2image-vae", "cgan on subgroups")
 UNLIMITED_EPOCHS = 100_000
 SCORES = ("r_precision", "subgroup_accuracy", "fid", "kid", "precision", "recall")
+
+
+def score_digits(score: str) -> int:
+    return 1 if score == "fid" else 3
 # Descriptions for the grid: test names, then word combinations that name no training emoji.
 NEW_COMBINATIONS = ("blue apple", "red cat", "green face", "smiling heart", "yellow car", "purple fish")
 
@@ -107,28 +111,6 @@ def floor_rows(rows: list[dict]) -> list[dict]:
     ]
 
 
-def table(rows: list[dict]) -> str:
-    lines = ["| method | runs | " + " | ".join(SCORES) + " | steps |", "|---|---|" + "---|" * len(SCORES) + "---|"]
-    groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(row["method"], []).append(row)
-    for method, runs in groups.items():
-        cells = []
-        for key in SCORES:
-            values = [run[key] for run in runs if isinstance(run[key], (int, float))]
-            if not values:
-                cells.append("n/a")
-                continue
-            digits = 1 if key == "fid" else 3
-            cell = f"{np.mean(values):.{digits}f}"
-            if len(values) > 1:
-                cell += f" ({min(values):.{digits}f}-{max(values):.{digits}f})"
-            cells.append(cell)
-        steps = [run["steps"] for run in runs if "steps" in run]
-        lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells) + f" | {int(np.mean(steps)) if steps else '-'} |")
-    return "\n".join(lines)
-
-
 def ratios(rows: list[dict]) -> str:
     """R-precision and subgroup accuracy of each text model over the subgroup cGAN's (the issue's target)."""
     def mean(method, key):
@@ -171,23 +153,11 @@ def prompt_grid(path: Path, makers: dict, prompts: list[str], seed: int = 0, per
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per run (default 10)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per method (seeds S..S+N-1), for the spread")
-    parser.add_argument("--first-seed", type=int, default=0, metavar="S", help="the first seed (default 0)")
-    parser.add_argument("--methods", default=None, help=f"comma-separated first words of: {'; '.join(METHODS)}")
-    parser.add_argument("--out", type=Path, default=None, help="where the run folders go")
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--markdown", type=Path, default=None)
-    parser.add_argument("--grid", type=Path, default=None, help="a PNG of descriptions and each method's images")
-    args = parser.parse_args(argv)
-    methods = list(METHODS)
-    if args.methods:
-        wanted = args.methods.split(",")
-        methods = [m for m in METHODS if any(m == w or m.startswith(w) for w in wanted)]
-        if not methods:
-            print(f"text_to_image_quality.py: error: --methods {args.methods}: none of {'; '.join(METHODS)}", file=sys.stderr)
-            return 2
+    args = quality_arguments(__doc__.splitlines()[0], METHODS, "a PNG of descriptions and each method's images", argv)
+    if args.methods is None:
+        print(f"text_to_image_quality.py: error: --methods {args.requested_methods}: none of {'; '.join(METHODS)}", file=sys.stderr)
+        return 2
+    methods = args.methods
     out = args.out or Path("saved_models") / f"text-to-image-quality-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
     data = load_dataset("embedded", ("image", "text", "label", "group"), "the benchmark")
@@ -202,7 +172,7 @@ def main(argv=None) -> int:
             if seed == args.first_seed:
                 makers[method] = (images_of, latent_dim)
     rows.extend(floor_rows(rows))
-    report = table(rows) + "\n\n" + ratios(rows)
+    report = summary_table(rows, SCORES, score_digits) + "\n\n" + ratios(rows)
     print(report)
     if args.markdown:
         write_bytes(args.markdown, (report + "\n").encode())
