@@ -66,7 +66,7 @@ def test_evaluate_user_errors_are_one_line_with_exit_status_2(run_copy, tmp_path
     _assert_user_error(run_cli("evaluate", run_copy, "-n", 0, check=False), "-n", ">= 1")
     _assert_user_error(
         run_cli("evaluate", run_copy, "--features", "vgg", check=False),
-        "--features vgg: unknown feature extractor", "fashion_mnist, inception",
+        "--features vgg: unknown feature extractor", "fashion_mnist, emoji, inception",
     )
     _assert_user_error(
         run_cli("evaluate", run_copy, "--importance-samples", 10, check=False),
