@@ -47,6 +47,8 @@ SCORES = ("r_precision", "subgroup_accuracy", "fid", "kid", "precision", "recall
 
 def score_digits(score: str) -> int:
     return 1 if score == "fid" else 3
+
+
 # Descriptions for the grid: test names, then word combinations that name no training emoji.
 NEW_COMBINATIONS = ("blue apple", "red cat", "green face", "smiling heart", "yellow car", "purple fish")
 
