@@ -45,6 +45,7 @@ def _command_train(args) -> None:
         epochs=args.epochs, batch_size=args.batch_size, dataset=args.dataset, data_dir=args.data_dir,
         seed=args.seed, strategy=args.strategy, devices=args.devices,
         mixed_precision=args.mixed_precision, jit=args.jit, time_limit=args.time_limit,
+        histograms=args.histograms,
     )
 
 
@@ -80,6 +81,20 @@ def _command_export(args) -> None:
         args.run_dir, format=args.format, quantize=args.quantize, int8_io=args.int8_io,
         signature=args.signature, out=args.out, allow_flex=args.allow_flex, opset=args.opset,
     )
+
+
+def _command_explain(args) -> None:
+    from genkit.explain import explain, explanation_methods
+
+    if args.list_methods:
+        for name, description in explanation_methods(args.run_dir).items():
+            print(f"{name}: {description}")
+        return
+    index = explain(args.run_dir, out=args.out, num_samples=args.num_samples, methods=args.method, seed=args.seed)
+    for skipped in index["skipped"]:
+        print(f"genkit: skipped {skipped['method']}: {skipped['reason']}")
+    folder = args.out or f"{args.run_dir}/explanations"
+    print(f"genkit: wrote {len(index['figures'])} figures and explanations.json to {folder}")
 
 
 def _command_info(args) -> None:
@@ -135,6 +150,10 @@ def _add_train_command(commands) -> None:
         "--time-limit", type=positive_float, metavar="MINUTES",
         help="stop cleanly (checkpoint saved, run folder complete) after this many minutes",
     )
+    train.add_argument(
+        "--histograms", action=argparse.BooleanOptionalAction, default=None,
+        help="weight histograms in the TensorBoard logs after each epoch (default on)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_command_train)
 
@@ -186,6 +205,21 @@ def _add_export_command(commands) -> None:
     export.set_defaults(handler=_command_export)
 
 
+def _add_explain_command(commands) -> None:
+    explain = commands.add_parser(
+        "explain", help="figures of what a run's model learned (saliency, Grad-CAM, latent traversals, ...)",
+    )
+    explain.add_argument("run_dir", metavar="RUN_DIR")
+    explain.add_argument("--out", metavar="DIR", help="where the PNGs and explanations.json go (default RUN_DIR/explanations)")
+    explain.add_argument("-n", "--num-samples", type=positive_int, default=8, metavar="N", help="images or prompts per figure (default 8)")
+    explain.add_argument(
+        "--method", action="append", metavar="NAME", help="run only this method (repeatable; --list-methods shows them)",
+    )
+    explain.add_argument("--list-methods", action="store_true", help="list the methods this run's model has, and stop")
+    explain.add_argument("--seed", type=int, default=0, metavar="N")
+    explain.set_defaults(handler=_command_explain)
+
+
 def _add_info_command(commands) -> None:
     info = commands.add_parser("info", help="show what a run is: model, config, data, metrics, versions")
     info.add_argument("run_dir", metavar="RUN_DIR")
@@ -205,6 +239,7 @@ def build_parser(with_family_options: bool = True) -> argparse.ArgumentParser:
     _add_sample_command(commands, with_family_options)
     _add_evaluate_command(commands, with_family_options)
     _add_export_command(commands)
+    _add_explain_command(commands)
     _add_info_command(commands)
     return parser
 

@@ -145,6 +145,8 @@ class TrainConfig(BaseConfig):
     time_limit: float | None = None
     num_sample_images: int = 64
     checkpoints_to_keep: int = 2
+    log_every_steps: int = 10
+    histograms: bool = True
 
     def validate(self, source: str) -> None:
         require(self.epochs >= 1, source, "epochs", "must be >= 1", self.epochs)
@@ -172,6 +174,10 @@ class TrainConfig(BaseConfig):
         require(
             self.checkpoints_to_keep >= 1, source, "checkpoints_to_keep", "must be >= 1",
             self.checkpoints_to_keep,
+        )
+        require(
+            self.log_every_steps >= 1, source, "log_every_steps", "must be >= 1 (steps between TensorBoard step scalars)",
+            self.log_every_steps,
         )
 
 

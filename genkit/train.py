@@ -92,7 +92,8 @@ def train(
 
     ``flags`` are :class:`~genkit.config.TrainConfig` fields (``epochs``,
     ``batch_size``, ``dataset``, ``data_dir``, ``seed``, ``strategy``,
-    ``devices``, ``mixed_precision``, ``jit``, ``time_limit`` in minutes);
+    ``devices``, ``mixed_precision``, ``jit``, ``time_limit`` in minutes,
+    ``log_every_steps``, ``histograms``);
     ``None`` means "not given". ``overrides`` are ``--set key=value`` strings
     or a mapping.
     """
@@ -128,6 +129,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
     from genkit.atomic import temporary_directory
     from genkit.runtime.callbacks import MetricsHistory
     from genkit.runtime.run_lock import RunFolderLock
+    from genkit.runtime.tensorboard_logs import TensorBoardLogs
     from genkit.runtime.trainer import Trainer, steps_in_epoch
     from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
@@ -170,11 +172,16 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
             print(f"genkit: resuming {run.path} at epoch {initial_epoch + 1}, step {initial_step}")
 
         callbacks = []
-        if chief:
+        if chief:  # only the chief writes the run folder, its logs included
             callbacks = [
                 *model.training_callbacks(run, train_config.num_sample_images, train_config.seed),
                 MetricsHistory(run.history_path),
-                keras.callbacks.TensorBoard(str(run.logs_dir), write_graph=False, update_freq="epoch"),
+                # Instead of keras.callbacks.TensorBoard (epoch scalars only); last, so that it finds the
+                # epoch's samples the model's callbacks wrote.
+                TensorBoardLogs(
+                    run.logs_dir, run.samples_dir, _hyperparameters(resolved), run.path.name, train_config.batch_size,
+                    log_every_steps=train_config.log_every_steps, histograms=train_config.histograms,
+                ),
             ]
 
         trainer = Trainer(
@@ -196,6 +203,12 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
     if verbose and chief:
         print(f"genkit: run folder {run.path} ({stop_reason})")
     return TrainingResult(run_dir=run.path, model=model, stop_reason=stop_reason, is_chief=chief)
+
+
+def _hyperparameters(resolved: dict) -> dict:
+    """The run's settings as TensorBoard's HParams table shows them: the model's fields, ``train.FIELD``."""
+    train_fields = {f"train.{name}": value for name, value in resolved["train"].items()}
+    return {"model": resolved["model"], **resolved["config"], **train_fields}
 
 
 def _check_run_folder(run: RunFolder, resume: bool, chief: bool, epochs: int) -> None:

@@ -64,6 +64,7 @@ class ClassifierFeatures(FeatureExtractor):
         except (ValueError, OSError, KeyError) as error:
             raise UserError(f"{weights_path}: does not hold the {self.name} classifier of its card ({error})") from None
         self.card = card
+        self.classifier = classifier  # images -> logits, a functional network (explanations take its gradients)
         self.image_shape = tuple(card["architecture"]["image_shape"])
         self.feature_dim = int(card["feature_dim"])
         self.label_names = card.get("label_names")

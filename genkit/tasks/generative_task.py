@@ -193,6 +193,16 @@ class GenerativeTask(keras.Model):
         """A flat dict of metrics of this model on ``data`` (written to metrics.json)."""
         raise NotImplementedError(f"{type(self).__name__} must implement evaluation_metrics().")
 
+    # -- explanations --------------------------------------------------------------------------
+
+    def explanation_methods(self) -> dict:
+        """``{name: ExplanationMethod}`` that ``genkit explain`` can run on this model (none by default).
+
+        Each capability adds its own to ``super().explanation_methods()``; see
+        :mod:`genkit.tasks.explanations`.
+        """
+        return {}
+
     # -- export --------------------------------------------------------------------------------
 
     def endpoint_inputs(self, endpoint: str, num_samples: int, seed: int, data=None) -> dict[str, np.ndarray]:

@@ -179,6 +179,24 @@ class ImageGenerationTask(GenerativeTask):
         ]
         return np.concatenate(parts).astype(np.float32)
 
+    # -- explanations --------------------------------------------------------------------------
+
+    def explanation_methods(self) -> dict:
+        """Adds ``classifier-cam``: where the shipped classifier looks in generated images, and what it sees."""
+        from genkit.tasks.explanations import ExplanationMethod
+
+        methods = super().explanation_methods()
+        methods["classifier-cam"] = ExplanationMethod(
+            "classifier-cam", "the shipped classifier's Grad-CAM, Grad-CAM++ and Score-CAM on generated images",
+            self._explain_generated_with_classifier, needs_data=False,
+        )
+        return methods
+
+    def _explain_generated_with_classifier(self, data, num_samples: int, seed: int) -> list:
+        from genkit.tasks.explanations import classifier_cam_figure
+
+        return [classifier_cam_figure(self.evaluation_samples(num_samples, seed), "generated images", "classifier_cam_generated")]
+
     # -- export --------------------------------------------------------------------------------
 
     def example_input(self, declaration, num_samples: int, seed: int, data=None) -> np.ndarray:

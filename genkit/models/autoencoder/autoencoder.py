@@ -86,6 +86,12 @@ class Autoencoder(EncoderDecoderTask):
     def decode(self, code):
         return ops.clip(ops.sigmoid(self.decoder(code, training=False)), 0.0, 1.0)
 
+    def latent_code(self, images, labels=None):
+        return self.encode(images)
+
+    def decode_code(self, code, labels=None):
+        return self.decode(code)
+
     def reconstruct(self, images):
         return self.decode(self.encode(images))
 

@@ -323,6 +323,68 @@ class FusionClassifier(PairedDataTask):
 
         write_json(Path(path), {"predictions": samples})
 
+    # -- explanations --------------------------------------------------------------------------
+
+    def explanation_methods(self):
+        """Adds ``modality-importance`` (accuracy without each input, and with it alone) and, for fusions that learn
+        them, ``modality-weights`` (each input's learned share, per class)."""
+        from genkit.tasks.explanations import ExplanationMethod
+
+        methods = super().explanation_methods()
+        if len(self.preprocessor.input_names) > 1:
+            methods["modality-importance"] = ExplanationMethod(
+                "modality-importance", "test accuracy with every input, without each one, and with each one alone",
+                self._explain_modality_importance,
+            )
+        if self.fusion in ("weighted", "gated", "attention"):
+            methods["modality-weights"] = ExplanationMethod(
+                "modality-weights", "each input's learned share of the fusion, averaged per true class", self._explain_modality_weights,
+            )
+        return methods
+
+    def _explain_modality_importance(self, data, num_samples, seed):
+        from genkit.evaluation.classification import accuracy
+        from genkit.tasks.explanations import Figure, grouped_bar_figure
+
+        arrays = self.split_arrays(data, data.scored_split)
+        labels = arrays.pop(self.target).astype(np.int64)
+        names = self.preprocessor.input_names
+        every = accuracy(labels, self.predict_arrays(arrays)["probabilities"])
+        without, alone = [], []
+        for m in range(len(names)):
+            mask = np.ones(len(names), np.float32)
+            mask[m] = 0
+            without.append(accuracy(labels, self.predict_arrays(arrays, mask)["probabilities"]))
+            alone.append(accuracy(labels, self.predict_arrays(arrays, 1 - mask)["probabilities"]))
+        series = {"all inputs": [every] * len(names), "without it": without, "it alone": alone}
+        return [Figure(
+            name="modality_importance", title="modality importance", method="modality-importance",
+            description=(f"Test accuracy ({len(labels)} examples) with every input ({every:.3f}), with each input left out "
+                         "(as the model was trained to take a missing input), and with each input alone: the drop without "
+                         "an input is what the fusion owes it."),
+            png=grouped_bar_figure("accuracy with and without each input", names, series, "test accuracy"),
+            arrays={"without": np.asarray(without), "alone": np.asarray(alone), "all": np.asarray(every)},
+        )]
+
+    def _explain_modality_weights(self, data, num_samples, seed):
+        from genkit.tasks.explanations import Figure, grouped_bar_figure
+
+        arrays = self.split_arrays(data, data.scored_split)
+        labels = arrays.pop(self.target).astype(np.int64)
+        weights = self.predict_arrays(arrays)["modality_weights"]
+        classes = [k for k in range(len(self.class_names)) if (labels == k).any()][:30]
+        series = {name: [float(weights[labels == k, m].mean()) for k in classes]
+                  for m, name in enumerate(self.preprocessor.input_names)}
+        overall = ", ".join(f"{name} {weights[:, m].mean():.2f}" for m, name in enumerate(self.preprocessor.input_names))
+        return [Figure(
+            name="modality_weights", title="learned modality weights", method="modality-weights",
+            description=(f"The {self.fusion} fusion's weight of each input, averaged over the test examples of each true class "
+                         f"(first {len(classes)} classes with test examples); over all: {overall}."),
+            png=grouped_bar_figure(f"{self.fusion} fusion: each input's weight per class",
+                                   [self.class_names[k] for k in classes], series, "mean weight"),
+            arrays={"weights": weights, "labels": labels},
+        )]
+
     # -- evaluation ----------------------------------------------------------------------------
 
     def evaluation_metrics(self, data, num_samples=None, seed: int = 0, **options) -> dict:

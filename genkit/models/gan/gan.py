@@ -331,6 +331,97 @@ class GAN(ImageGenerationTask):
             inputs["label"] = self.sample_labels(num_samples, label)
         return np.asarray(self.generate(**inputs), dtype=np.float32)
 
+    # -- explanations --------------------------------------------------------------------------
+
+    # Whether genkit explain shows the discriminator's maps (a family whose discriminator takes more than
+    # images and class ids, such as text2image-gan's word ids, turns it off until it says which text to feed).
+    explains_discriminator = True
+
+    def explanation_methods(self):
+        """Adds where the discriminator (critic) looks to call real and generated images fake: saliency and CAMs."""
+        from genkit.tasks.explanations import ExplanationMethod
+
+        methods = super().explanation_methods()
+        if self.explains_discriminator:
+            methods["discriminator-saliency"] = ExplanationMethod(
+                "discriminator-saliency", "vanilla saliency and SmoothGrad of the discriminator's fake score, on real and generated images",
+                self._explain_discriminator_saliency,
+            )
+            methods["discriminator-cam"] = ExplanationMethod(
+                "discriminator-cam", "Grad-CAM and Grad-CAM++ of the discriminator's fake score, on real and generated images",
+                self._explain_discriminator_cam,
+            )
+        return methods
+
+    def _real_and_generated(self, data, num_samples, seed):
+        """``[(kind, images in [0, 1], discriminator inputs)]`` for real test images and as many generated ones
+        (of the real images' classes for a conditional model)."""
+        from genkit.tasks.explanations import ExplanationSkipped, test_split_images
+
+        real, labels = test_split_images(data, num_samples, seed, "the discriminator's maps")
+        inputs = self.sample_inputs(len(real), seed)
+        if self.num_classes:
+            if labels is None:
+                raise ExplanationSkipped(f"{data.name}: the test images have no labels for the conditional discriminator")
+            labels = labels.astype(np.int32)
+            inputs["label"] = labels
+        generated = np.asarray(self.generate(**inputs), np.float32)
+        low, high = self.training_image_range
+
+        def network_inputs(images):
+            scaled = (images * (high - low) + low).astype(np.float32)
+            return [scaled, labels] if self.num_classes else scaled
+
+        return [("real", real, network_inputs(real)), ("generated", generated, network_inputs(generated))]
+
+    def _discriminator_captions(self, network_inputs):
+        logits = ops.convert_to_numpy(self.discriminator(network_inputs, training=False)).reshape(-1)
+        if self.loss == "wasserstein":
+            return [f"critic {value:+.2f}" for value in logits]
+        return [f"P(real) {value:.2f}" for value in 1.0 / (1.0 + np.exp(-logits))]
+
+    @staticmethod
+    def _fake_score(output):
+        """The discriminator's evidence that an image is fake: its negated logit (critic score)."""
+        return -ops.reshape(output, [-1])
+
+    def _explain_discriminator_saliency(self, data, num_samples, seed):
+        from genkit.tasks.explanations import Figure, maps_figure, saliency_maps
+
+        figures = []
+        for kind, images, network_inputs in self._real_and_generated(data, num_samples, seed):
+            rows = [
+                ("saliency", saliency_maps(self.discriminator, self._fake_score, network_inputs)),
+                ("SmoothGrad", saliency_maps(self.discriminator, self._fake_score, network_inputs, smooth_samples=20)),
+            ]
+            figures.append(Figure(
+                name=f"discriminator_saliency_{kind}", title=f"discriminator saliency on {kind} images",
+                method="discriminator-saliency",
+                description=(f"|d(-logit)/d pixel| of the discriminator on {kind} images (tf-keras-vis Saliency; SmoothGrad: "
+                             "20 noisy copies, noise 0.2): the pixels whose change moves its fake score most. Captions: its verdict."),
+                png=maps_figure(f"discriminator saliency, {kind} images", images, rows, self._discriminator_captions(network_inputs)),
+                arrays={"images": images, **dict(rows)},
+            ))
+        return figures
+
+    def _explain_discriminator_cam(self, data, num_samples, seed):
+        from genkit.tasks.explanations import Figure, class_activation_maps, last_layer_with_spatial_output, maps_figure
+
+        layer = last_layer_with_spatial_output(self.discriminator)
+        figures = []
+        for kind, images, network_inputs in self._real_and_generated(data, num_samples, seed):
+            rows = [(method, class_activation_maps(self.discriminator, self._fake_score, network_inputs, method, layer))
+                    for method in ("gradcam", "gradcam++")]
+            figures.append(Figure(
+                name=f"discriminator_cam_{kind}", title=f"discriminator Grad-CAM on {kind} images", method="discriminator-cam",
+                description=(f"Grad-CAM and Grad-CAM++ (tf-keras-vis) of the discriminator's fake score (its negated logit) at "
+                             f"{layer}, on {kind} images: the regions that make it call an image fake. Score-CAM is left out: it "
+                             "weighs the maps by a softmax of the outputs, constant for a single logit."),
+                png=maps_figure(f"discriminator Grad-CAM, {kind} images", images, rows, self._discriminator_captions(network_inputs)),
+                arrays={"images": images, **dict(rows)},
+            ))
+        return figures
+
     # -- serving -------------------------------------------------------------------------------
 
     @property

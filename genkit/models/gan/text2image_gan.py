@@ -92,6 +92,8 @@ class TextToImageGAN(TextConditioning, GAN):
         """(images in [-1, 1], word ids) of an encoded paired batch."""
         return batch[self.image_input] * 2.0 - 1.0, tf.cast(batch[self.text_input], tf.int32)
 
+    explains_discriminator = False  # it takes word ids beside the images: which description to explain is not settled yet
+
     def _generator_inputs(self, z, ids, stream: int):
         noise = replica_normal(
             self.noise_seed, self.generator_optimizer.iterations, CONDITION_STREAM + stream, ops.shape(z)[0], self.condition_dim,

@@ -206,8 +206,11 @@ class LanguageModel(GenerativeTask):
 
     def step(self, token, states):
         """One step of the recurrent cells: (int32 [batch], states) -> (float32 logits [batch, vocabulary], states)."""
+        return self.step_from_embedding(self.network.get_layer("embedding")(token), states)
+
+    def step_from_embedding(self, x, states):
+        """:meth:`step` from the token's embedding ``x`` [batch, embedding_dim] (explanations take gradients there)."""
         network = self.network
-        x = network.get_layer("embedding")(token)
         new_states = []
         per_layer = 2 if self.cell == "lstm" else 1
         for index in range(self.num_layers):
@@ -337,6 +340,97 @@ class LanguageModel(GenerativeTask):
         from genkit.atomic import write_bytes
 
         write_bytes(Path(path), self.samples_text(samples).encode("utf-8"))
+
+    # -- explanations --------------------------------------------------------------------------
+
+    def explanation_methods(self):
+        """Adds ``token-saliency`` (which prompt tokens the next-token prediction depends on) and ``next-token``
+        (the distribution at each step of a generated sample)."""
+        from genkit.tasks.explanations import ExplanationMethod
+
+        methods = super().explanation_methods()
+        methods["token-saliency"] = ExplanationMethod(
+            "token-saliency", "how much each token of held-out text moves the prediction of the next token",
+            self._explain_token_saliency,
+        )
+        methods["next-token"] = ExplanationMethod(
+            "next-token", "the most probable next tokens and their probabilities at each step of a generated sample",
+            self._explain_next_tokens, needs_data=False,
+        )
+        return methods
+
+    EXPLAINED_TOKENS = 24
+
+    def _token_text(self, token_id: int) -> str:
+        return "<end>" if token_id == self.end_id else "<unk>" if token_id == 0 else str(self.vocabulary[token_id])
+
+    def _explain_token_saliency(self, data, num_samples, seed):
+        """|d logit(predicted next token) / d embedding| per token, by a gradient tape at the embedding.
+
+        Not tf-keras-vis's ``Saliency``: tokens are integers (no gradient reaches them), and the network cannot
+        be cut at the embedding into one functional sub-network (tied embeddings project the output too), so
+        the same quantity is taken here with a tape at the embedding's output, step by step.
+        """
+        from genkit.tasks.explanations import ExplanationSkipped, Figure, normalized, token_figure, visible
+
+        documents = data.validation_documents or data.train_documents
+        ids = np.asarray(self.tokenizer.encode_documents(documents), np.int32)
+        length = self.EXPLAINED_TOKENS
+        if len(ids) <= length:
+            raise ExplanationSkipped(f"{data.name}: fewer than {length + 1} tokens of held-out text")
+        rng = np.random.default_rng(seed)
+        starts = np.sort(rng.choice(len(ids) - length, min(num_samples, len(ids) - length), replace=False))
+        windows = np.stack([ids[start : start + length] for start in starts])
+        embedded = tf.convert_to_tensor(self.network.get_layer("embedding")(windows))
+        with tf.GradientTape() as tape:
+            tape.watch(embedded)
+            states = self.zero_states(len(windows))
+            for position in range(length):
+                logits, states = self.step_from_embedding(embedded[:, position], states)
+            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            score = tf.reduce_sum(tf.gather(logits, predicted, batch_dims=1))
+        saliency = normalized(tf.norm(tape.gradient(score, embedded), axis=-1).numpy())
+        probabilities = tf.nn.softmax(logits).numpy()
+        rows = []
+        for window, values, token, probability in zip(windows, saliency, predicted.numpy(), probabilities):
+            tokens = [visible(self._token_text(int(t))) for t in window]
+            tokens.append(f"=> {visible(self._token_text(int(token)))} {probability[token]:.2f}")
+            rows.append((tokens, np.append(values, np.nan)))
+        return [Figure(
+            name="token_saliency", title="token saliency", method="token-saliency",
+            description=(f"For {len(windows)} windows of {length} held-out tokens: the gradient norm of the logit of the "
+                         "predicted next token (last cell, with its probability) at each token's embedding, scaled to "
+                         "[0, 1] per row: the tokens the prediction depends on. Taken with a gradient tape at the "
+                         "embedding rather than tf-keras-vis's Saliency, since token ids are integers."),
+            png=token_figure("token saliency (darker: the prediction depends more on it)", rows, "saliency"),
+            arrays={"tokens": windows, "saliency": saliency, "predicted": predicted.numpy()},
+        )]
+
+    def _explain_next_tokens(self, data, num_samples, seed, top: int = 5):
+        from genkit.tasks.explanations import Figure, probability_figure
+
+        steps = self.EXPLAINED_TOKENS
+        rng = np.random.default_rng(seed)
+        token = tf.constant([self.end_id], tf.int32)
+        states = self.zero_states(1)
+        chosen, candidates, probabilities = [], [], []
+        for _ in range(steps):
+            logits, states = self.step(token, states)
+            distribution = tf.nn.softmax(logits[0]).numpy().astype(np.float64)
+            best = np.argsort(-distribution)[:top]
+            picked = int(rng.choice(len(distribution), p=distribution / distribution.sum()))
+            chosen.append(self._token_text(picked))
+            candidates.append([self._token_text(int(k)) for k in best])
+            probabilities.append(distribution[best])
+            token = tf.constant([picked], tf.int32)
+        return [Figure(
+            name="next_token", title="next-token distribution", method="next-token",
+            description=(f"A sample of {steps} tokens drawn at temperature 1 (seed {seed}) from the start of a text; each "
+                         f"column: the {top} most probable tokens at that step with their probabilities, the drawn token "
+                         "below. Spread-out columns: the model is unsure there."),
+            png=probability_figure("next-token distribution of a generated sample", chosen, candidates, np.asarray(probabilities)),
+            arrays={"probabilities": np.asarray(probabilities)},
+        )]
 
     # -- evaluation ----------------------------------------------------------------------------
 
