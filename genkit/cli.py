@@ -97,6 +97,12 @@ def _command_explain(args) -> None:
     print(f"genkit: wrote {len(index['figures'])} figures and explanations.json to {folder}")
 
 
+def _command_report(args) -> None:
+    from genkit.report import report
+
+    print(f"genkit: wrote {report(args.run_dirs, out=args.out)}")
+
+
 def _command_info(args) -> None:
     import json
 
@@ -220,6 +226,17 @@ def _add_explain_command(commands) -> None:
     explain.set_defaults(handler=_command_explain)
 
 
+def _add_report_command(commands) -> None:
+    report = commands.add_parser(
+        "report", help="one self-contained HTML page of one run, or several side by side (curves, samples, metrics, exports)",
+    )
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    report.add_argument(
+        "--out", metavar="FILE", help="the HTML file (default RUN_DIR/report.html for one run, ./report.html for several)",
+    )
+    report.set_defaults(handler=_command_report)
+
+
 def _add_info_command(commands) -> None:
     info = commands.add_parser("info", help="show what a run is: model, config, data, metrics, versions")
     info.add_argument("run_dir", metavar="RUN_DIR")
@@ -240,6 +257,7 @@ def build_parser(with_family_options: bool = True) -> argparse.ArgumentParser:
     _add_evaluate_command(commands, with_family_options)
     _add_export_command(commands)
     _add_explain_command(commands)
+    _add_report_command(commands)
     _add_info_command(commands)
     return parser
 

@@ -147,6 +147,7 @@ class TrainConfig(BaseConfig):
     checkpoints_to_keep: int = 2
     log_every_steps: int = 10
     histograms: bool = True
+    log_every_seconds: float | None = None
 
     def validate(self, source: str) -> None:
         require(self.epochs >= 1, source, "epochs", "must be >= 1", self.epochs)
@@ -178,6 +179,10 @@ class TrainConfig(BaseConfig):
         require(
             self.log_every_steps >= 1, source, "log_every_steps", "must be >= 1 (steps between TensorBoard step scalars)",
             self.log_every_steps,
+        )
+        require(
+            self.log_every_seconds is None or self.log_every_seconds > 0, source, "log_every_seconds",
+            "must be a positive number of seconds (between progress lines in a log)", self.log_every_seconds,
         )
 
 

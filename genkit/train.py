@@ -93,7 +93,7 @@ def train(
     ``flags`` are :class:`~genkit.config.TrainConfig` fields (``epochs``,
     ``batch_size``, ``dataset``, ``data_dir``, ``seed``, ``strategy``,
     ``devices``, ``mixed_precision``, ``jit``, ``time_limit`` in minutes,
-    ``log_every_steps``, ``histograms``);
+    ``log_every_steps``, ``histograms``, ``log_every_seconds``);
     ``None`` means "not given". ``overrides`` are ``--set key=value`` strings
     or a mapping.
     """
@@ -175,7 +175,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         if chief:  # only the chief writes the run folder, its logs included
             callbacks = [
                 *model.training_callbacks(run, train_config.num_sample_images, train_config.seed),
-                MetricsHistory(run.history_path),
+                MetricsHistory(run.history_path, train_config.batch_size),
                 # Instead of keras.callbacks.TensorBoard (epoch scalars only); last, so that it finds the
                 # epoch's samples the model's callbacks wrote.
                 TensorBoardLogs(
@@ -191,6 +191,7 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         stop_reason = trainer.fit(
             make_dataset, train_config.epochs, steps_per_epoch, callbacks,
             initial_epoch=initial_epoch, initial_step=initial_step, verbose=verbose,
+            log_every_seconds=train_config.log_every_seconds, batch_size=train_config.batch_size,
         )
         checkpoint.close()
         if chief:
@@ -247,6 +248,8 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, tr
     """Writes model.keras, the serving SavedModel, final samples and, last, genkit.json."""
     import keras
 
+    from genkit.runtime.callbacks import training_metrics
+
     # A float32 copy on the default strategy: independent of how training ran.
     keras.mixed_precision.set_dtype_policy("float32")
     final = entry.model_class.from_hyperparameters(model_config)
@@ -259,7 +262,7 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, tr
         final.write_samples(run.path / samples_file, final.generate_samples(train_config.num_sample_images, train_config.seed))
 
     records = json.loads(run.history_path.read_text()) if run.history_path.is_file() else []
-    final_metrics = {k: v for k, v in (records[-1] if records else {}).items() if k not in ("epoch", "seconds")}
+    final_metrics = training_metrics(records[-1]) if records else {}
     metadata = {
         "format": "genkit-run",
         "format_version": FORMAT_VERSION,

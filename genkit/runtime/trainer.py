@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from genkit.errors import TrainingDiverged, UserError
+from genkit.runtime.progress_lines import ProgressLines
 from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
 STOP_COMPLETED = "completed"
@@ -159,6 +160,8 @@ class Trainer:
         initial_epoch: int = 0,
         initial_step: int = 0,
         verbose: int = 1,
+        log_every_seconds: float | None = None,
+        batch_size: int | None = None,
     ) -> str:
         """Trains until ``epochs`` are done or a stop is requested; returns why it stopped.
 
@@ -169,10 +172,15 @@ class Trainer:
         bar on a terminal and one line per epoch (Keras' ``verbose=2``) when
         standard output is a file or pipe (CI, nohup, cluster job logs), where
         a live bar writes a carriage-return update per step; 2 is always one
-        line per epoch; 0 is silent.
+        line per epoch; 0 is silent. With one line per epoch, ``log_every_seconds``
+        adds a plain line at most that often within an epoch (its examples per
+        second need the global ``batch_size``): see
+        :class:`~genkit.runtime.progress_lines.ProgressLines`.
         """
         if verbose == 1 and not _is_terminal(sys.stdout):
             verbose = 2
+        if verbose == 2 and log_every_seconds:
+            callbacks = [*callbacks, ProgressLines(log_every_seconds, batch_size)]
         self.steps_per_epoch = steps_per_epoch
         self._started_at_zero = (initial_epoch, initial_step) == (0, 0)
 
