@@ -151,11 +151,36 @@ def test_captioner_attention_and_fusion_modalities(tmp_path_factory, tiny_manife
 
     fusion = _train(tmp_path_factory, "fusion-classifier", f"manifest:{tiny_manifest}", ["fusion=weighted"])
     index, arrays = _explained(fusion)
-    assert {figure["method"] for figure in index["figures"]} == {"modality-importance", "modality-weights"}
+    assert {figure["method"] for figure in index["figures"]} == {"input-saliency", "modality-importance", "modality-weights"}
     weights = arrays["modality_weights.png"]["weights"]
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-4)
     importance = arrays["modality_importance.png"]
     assert importance["without"].shape == importance["alone"].shape == (3,)  # image, text, audio
+    # Each input's saliency for the predicted class: image maps (Grad-CAM too) and spectrogram maps of their own size,
+    # word saliency on the words only (padding stays 0).
+    image = arrays["input_saliency_image.png"]
+    for method in ("saliency", "smoothgrad", "gradcam"):
+        _assert_heat_maps(image[method], image["inputs"], every_map_varies=method != "gradcam")
+    audio = arrays["input_saliency_audio.png"]
+    assert audio["saliency"].shape == audio["inputs"].shape[:1] + audio["inputs"].shape[:0:-1]  # [N, mel, frames]
+    assert np.isfinite(audio["smoothgrad"]).all() and all(m.std() > 0 for m in audio["smoothgrad"])
+    text = arrays["input_saliency_text.png"]
+    assert text["saliency"].shape == text["ids"].shape and (text["saliency"][text["ids"] == 0] == 0).all()
+    assert all(row[ids > 0].max() == 1.0 for row, ids in zip(text["saliency"], text["ids"]) if (ids > 0).sum() > 1)
+
+
+def test_text_to_image_prompt_grid_and_cams(tmp_path_factory, tiny_manifest):
+    run_dir = _train(tmp_path_factory, "text2image-vae", f"manifest:{tiny_manifest}")
+    index, arrays = _explained(run_dir, methods=["prompt-grid", "prompt-cam"])
+    grid = arrays["prompt_grid.png"]
+    texts, images = grid["texts"], grid["images"]
+    assert images.shape[:2] == (4, 5) and len(texts) == 4  # the real image, then 4 latent draws per description
+    assert all(not np.allclose(images[0, column], images[1, column]) for column in range(1, 5)), "the words change the image"
+    assert not np.allclose(images[0, 1], images[0, 2]), "the latent changes the image"
+    cams = arrays["prompt_cam.png"]
+    for method in ("gradcam", "gradcam++", "scorecam"):
+        _assert_heat_maps(cams[method], cams["images"], every_map_varies=False)
+    assert "emoji" in index["figures"][1]["title"]
 
 
 def test_command_line(dcgan_run, tmp_path):

@@ -185,7 +185,7 @@ def _samples(record, index: int) -> str:
         )
     if final is not None and not (frames and final.suffix != ".png"):
         if final.suffix == ".png":
-            parts.append(f'<figure><img alt="final samples" src="{image_data_uri(final)[0]}">'
+            parts.append(f'<figure><img class="frame" alt="final samples" src="{image_data_uri(final)[0]}">'
                          "<figcaption>The final samples (samples.png).</figcaption></figure>")
         else:
             parts.append(f"<figure><pre>{_text(final.read_text(encoding='utf-8', errors='replace'))}</pre>"
@@ -371,7 +371,7 @@ figure { margin: 0 0 16px; max-width: 100%; }
 figure.curve svg { width: 100%; height: auto; display: block; }
 img { max-width: 100%; height: auto; image-rendering: pixelated; }
 figure.explanation img { image-rendering: auto; }
-.frames img.frame { width: min(100%, 512px); }
+img.frame { width: min(100%, 512px); }
 .controls { display: flex; align-items: center; gap: 10px; margin: 6px 0; max-width: 512px; }
 .controls input { flex: 1; min-width: 80px; }
 pre { background: #f8f9fa; padding: 8px; overflow-x: auto; font-size: 0.85em; white-space: pre-wrap; }

@@ -80,9 +80,10 @@ def _quiet_keras():
             keras.config.enable_interactive_logging()
 
 
-def saliency_maps(network: keras.Model, score: Callable, inputs, smooth_samples: int = 0) -> np.ndarray:
+def saliency_maps(network: keras.Model, score: Callable, inputs, smooth_samples: int = 0, keepdims: bool = False) -> np.ndarray:
     """|d score / d image| per pixel (tf-keras-vis ``Saliency``; SmoothGrad with ``smooth_samples`` > 0),
-    float32 [N, H, W] in [0, 1]. ``inputs``: the images, or ``[images, class ids]`` (the ids stay fixed)."""
+    float32 [N, H, W] in [0, 1] (the channels reduced; with ``keepdims`` none: [N, ...] of the input's shape, for
+    a spectrogram [N, frames, mel bins]). ``inputs``: the images, or ``[images, class ids]`` (the ids stay fixed)."""
     from tf_keras_vis.saliency import Saliency
     import tensorflow as tf
 
@@ -91,7 +92,7 @@ def saliency_maps(network: keras.Model, score: Callable, inputs, smooth_samples:
 
     with _quiet_keras():
         maps = Saliency(network, clone=False)(
-            score, inputs, smooth_samples=smooth_samples, smooth_noise=0.2,
+            score, inputs, smooth_samples=smooth_samples, smooth_noise=0.2, keepdims=keepdims,
             unconnected_gradients=tf.UnconnectedGradients.ZERO,
         )
     return np.asarray(maps[0] if isinstance(maps, list) else maps, np.float32)
@@ -113,6 +114,47 @@ def with_fixed_second_input(network: keras.Model, values) -> keras.Model:
     add its noise to class ids too."""
     images = keras.Input(shape=network.inputs[0].shape[1:], name="images")
     return keras.Model(images, network([images, _FixedValues(values, name="fixed_values")(images)]))
+
+
+def with_fixed_inputs(network: keras.Model, varied: str, values: dict, output: str) -> keras.Model:
+    """``x -> network({varied: x, every other input: its value in values})[output]``: a one-input functional network of
+    a multi-input one (a fusion of image, text and audio), for tf-keras-vis's saliency of one input."""
+    varied_input = keras.Input(shape=tuple(values[varied].shape[1:]), name=varied)
+    fixed = {name: _FixedValues(np.asarray(value), name=f"fixed_{name}")(varied_input)
+             for name, value in values.items() if name != varied}
+    return keras.Model(varied_input, network({varied: varied_input, **fixed})[output])
+
+
+@contextlib.contextmanager
+def recorded_outputs(layer: keras.layers.Layer, tape):
+    """Within the block, each (eager) call of ``layer`` appends its output to the yielded list, watched by ``tape``:
+    gradients at a layer inside a nested sub-network (a fusion's image encoder), which tf-keras-vis cannot reach
+    (it builds a model from the explained network's own layers)."""
+    outputs = []
+    original = layer.call
+
+    def call(*args, **kwargs):
+        result = original(*args, **kwargs)
+        tape.watch(result)
+        outputs.append(result)
+        return result
+
+    layer.call = call
+    try:
+        yield outputs
+    finally:
+        del layer.call  # the class's own method again
+
+
+def gradcam_from(activations, gradients, size) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017) from a feature map [N, h, w, c] and the score's gradient at it: ReLU of the
+    channels weighted by their mean gradient, resized to ``size`` (H, W) bilinearly, scaled to [0, 1] per map."""
+    import tensorflow as tf
+
+    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    maps = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))
+    maps = tf.image.resize(maps[..., None], size, method="bilinear").numpy()[..., 0]
+    return normalized(maps.reshape(len(maps), -1)).reshape(maps.shape)
 
 
 def class_activation_maps(network: keras.Model, score: Callable, inputs, method: str, layer: str) -> np.ndarray:

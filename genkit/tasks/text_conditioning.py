@@ -145,6 +145,76 @@ class TextConditioning(ImageTextTask):
             return declaration.draw(num_samples, seed)
         return super().example_input(declaration, num_samples, seed, data)
 
+    # -- explanations --------------------------------------------------------------------------
+
+    def explanation_methods(self) -> dict:
+        """Adds ``prompt-grid`` (held-out descriptions x latent draws, beside the real image) and ``prompt-cam``
+        (the shipped classifier's maps of each description's image, for the description's subgroup)."""
+        from genkit.tasks.explanations import ExplanationMethod
+
+        methods = super().explanation_methods()
+        methods["prompt-grid"] = ExplanationMethod(
+            "prompt-grid", "a description x seed grid of held-out descriptions, beside each one's real image",
+            self._explain_prompt_grid,
+        )
+        methods["prompt-cam"] = ExplanationMethod(
+            "prompt-cam", "the shipped classifier's Grad-CAM, Grad-CAM++ and Score-CAM of each description's image, "
+            "for the description's subgroup", self._explain_prompt_cams,
+        )
+        return methods
+
+    def _held_out_descriptions(self, data, count: int, seed: int):
+        """(real images, descriptions, subgroup ids or None, label names) of ``count`` held-out examples drawn with ``seed``."""
+        from genkit.evaluation.text_to_image import evaluation_split_arrays
+
+        _, images, texts, labels, names = evaluation_split_arrays(data, self.image_input, self.text_input)
+        picked = np.sort(np.random.default_rng(seed).choice(len(texts), min(count, len(texts)), replace=False))
+        return images[picked], [texts[i] for i in picked], None if labels is None else np.asarray(labels)[picked], names
+
+    def _subgroup_classifier(self, label_names):
+        """The shipped classifier when its classes are the data's labels (the emoji subgroups), else None."""
+        from genkit.tasks.explanations import ExplanationSkipped, shipped_classifier
+
+        try:
+            extractor, _ = shipped_classifier(self.image_shape)
+        except ExplanationSkipped:
+            return None
+        return extractor if extractor.label_names is not None and list(label_names) == list(extractor.label_names) else None
+
+    def _explain_prompt_grid(self, data, num_samples: int, seed: int) -> list:
+        from genkit.tasks.explanations import Figure, classifier_images, image_table_figure
+
+        real, texts, labels, names = self._held_out_descriptions(data, min(num_samples, 12), seed)
+        per_text = max(2, min(num_samples, 6))
+        z = self.latent_declaration().draw(per_text, seed)
+        generated = self.images_of(np.repeat(np.asarray(texts, dtype=object), per_text), np.tile(z, (len(texts), 1)))
+        generated = generated.reshape(len(texts), per_text, *generated.shape[1:])
+        extractor = self._subgroup_classifier(names) if labels is not None else None
+        row_labels, agreement = list(texts), ""
+        if extractor is not None:
+            seen = extractor.predict_labels(classifier_images(extractor, generated.reshape(-1, *generated.shape[2:])))
+            hits = (seen.reshape(len(texts), per_text) == labels[:, None]).sum(axis=1)
+            row_labels = [f"{text} ({hit}/{per_text})" for text, hit in zip(texts, hits)]
+            agreement = " In brackets: how many of the row the shipped classifier labels with the description's subgroup."
+        images = np.concatenate([real[:, None], generated], axis=1)
+        return [Figure(
+            name="prompt_grid", title="description x seed grid", method="prompt-grid",
+            description=(f"Each row is one held-out description ({data.scored_split} split), its real image first, then one "
+                         f"image per latent draw (seed {seed}) kept across the rows: what the words change and what the "
+                         f"latent code keeps.{agreement}"),
+            png=image_table_figure("description x seed", images, row_labels, ["real", *[f"z{i}" for i in range(per_text)]]),
+            arrays={"images": images, "texts": np.asarray(texts, dtype=str)},
+        )]
+
+    def _explain_prompt_cams(self, data, num_samples: int, seed: int) -> list:
+        from genkit.tasks.explanations import classifier_cam_figure
+
+        _, texts, labels, names = self._held_out_descriptions(data, num_samples, seed)
+        images = self.images_of(np.asarray(texts, dtype=object), self.latent_declaration().draw(len(texts), seed))
+        targets = labels if labels is not None and self._subgroup_classifier(names) is not None else None
+        what = "one generated image per held-out description" + (", for its subgroup" if targets is not None else "")
+        return [classifier_cam_figure(images, what, "prompt_cam", target_classes=targets)]
+
     # -- evaluation ----------------------------------------------------------------------------
 
     def evaluation_metrics(self, data, num_samples=None, seed: int = 0, features=None, dual_encoder=None, **options) -> dict:

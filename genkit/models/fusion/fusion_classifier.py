@@ -336,6 +336,12 @@ class FusionClassifier(PairedDataTask):
                 "modality-importance", "test accuracy with every input, without each one, and with each one alone",
                 self._explain_modality_importance,
             )
+        methods["input-saliency"] = ExplanationMethod(
+            "input-saliency",
+            "what of each input the predicted class depends on: saliency and Grad-CAM of images, saliency of spectrograms "
+            "and of words",
+            self._explain_input_saliency,
+        )
         if self.fusion in ("weighted", "gated", "attention"):
             methods["modality-weights"] = ExplanationMethod(
                 "modality-weights", "each input's learned share of the fusion, averaged per true class", self._explain_modality_weights,
@@ -365,6 +371,85 @@ class FusionClassifier(PairedDataTask):
             png=grouped_bar_figure("accuracy with and without each input", names, series, "test accuracy"),
             arrays={"without": np.asarray(without), "alone": np.asarray(alone), "all": np.asarray(every)},
         )]
+
+    def _explain_input_saliency(self, data, num_samples, seed):
+        """Per input, the gradient of the predicted class's logit, on ``num_samples`` test examples: images get
+        saliency, SmoothGrad (tf-keras-vis, the other inputs held fixed) and Grad-CAM at the image encoder's last
+        feature map; spectrograms saliency and SmoothGrad; texts the gradient norm at each word's embedding."""
+        from tf_keras_vis.utils.scores import CategoricalScore
+
+        from genkit.tasks.explanations import (
+            Figure, gradcam_from, last_layer_with_spatial_output, maps_figure, normalized, recorded_outputs, saliency_maps,
+            token_figure, with_fixed_inputs,
+        )
+
+        arrays = self.split_arrays(data, data.scored_split)
+        labels = arrays.pop(self.target).astype(np.int64)
+        picked = np.sort(np.random.default_rng(seed).choice(len(labels), min(num_samples, len(labels)), replace=False))
+        batch = {name: tf.constant(list(values[picked]) if values.dtype == object else values[picked])
+                 for name, values in arrays.items()}
+        inputs = self.network_inputs(self.encode_batch(batch), self._all_present(next(iter(batch.values()))))
+        inputs = {name: np.asarray(value) for name, value in inputs.items()}
+        logits = self.network(inputs, training=False)["logits"]
+        predicted = np.asarray(tf.argmax(logits, axis=-1))
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32)).numpy()
+        score = CategoricalScore([int(k) for k in predicted])
+        captions = [f"{self.class_names[k]} {probabilities[row, k]:.2f} (true: {self.class_names[labels[picked][row]]})"
+                    for row, k in enumerate(predicted)]
+        arrays_common = {"predicted": predicted, "labels": labels[picked]}
+        about = "the logit of the class the model predicts (caption: that class, its probability and the true class)"
+        figures = []
+        for name, kind in zip(self.preprocessor.input_names, self.preprocessor.input_types):
+            values = inputs[name]
+            if kind in ("image", "audio"):
+                single = with_fixed_inputs(self.network, name, inputs, "logits")
+                maps = [("saliency", saliency_maps(single, score, values, keepdims=kind == "audio")),
+                        ("SmoothGrad", saliency_maps(single, score, values, smooth_samples=20, keepdims=kind == "audio"))]
+            if kind == "image":
+                encoder = self.network.get_layer(f"{name}_encoder")
+                feature_layer = encoder.get_layer(last_layer_with_spatial_output(encoder))
+                with tf.GradientTape() as tape, recorded_outputs(feature_layer, tape) as features:
+                    target = tf.reduce_sum(tf.gather(self.network(inputs, training=False)["logits"], predicted, batch_dims=1))
+                maps.append(("Grad-CAM", gradcam_from(features[0], tape.gradient(target, features[0]), values.shape[1:3])))
+                title, shown = f"{name}: where the prediction looks", values
+                how = (f"saliency and SmoothGrad (tf-keras-vis, the other inputs held fixed) and Grad-CAM at the image "
+                       f"encoder's last feature map ({feature_layer.name}; taken with a gradient tape, since tf-keras-vis "
+                       "reaches only layers of the explained network's own graph)")
+            elif kind == "audio":
+                # A spectrogram [frames, mel] drawn as a picture: mel bins up (low at the bottom), time to the right.
+                maps = [(label, np.flip(np.swapaxes(values_map, 1, 2), axis=1)) for label, values_map in maps]
+                shown = np.flip(np.swapaxes(normalized(values.reshape(len(values), -1)).reshape(values.shape), 1, 2), 1)[..., None]
+                title = f"{name}: which times and frequencies the prediction depends on"
+                how = "saliency and SmoothGrad (tf-keras-vis, the other inputs held fixed) of the log-mel spectrogram"
+            else:
+                embedding = self.network.get_layer(f"{name}_encoder").get_layer("embedding")
+                with tf.GradientTape() as tape, recorded_outputs(embedding, tape) as embedded:
+                    target = tf.reduce_sum(tf.gather(self.network(inputs, training=False)["logits"], predicted, batch_dims=1))
+                norms = tf.norm(tape.gradient(target, embedded[0]), axis=-1).numpy()
+                words = [[self._word(int(token)) for token in row if token] for row in values]
+                saliency = normalized(np.where(values > 0, norms, 0.0))
+                rows = [(row_words + [f"=> {self.class_names[k][:14]}"], np.append(row[: len(row_words)], np.nan))
+                        for row_words, row, k in zip(words, saliency, predicted)]
+                figures.append(Figure(
+                    name=f"input_saliency_{name}", title=f"{name}: the words the prediction depends on", method="input-saliency",
+                    description=(f"For {len(values)} test examples, the gradient norm of the predicted class's logit (last "
+                                 "cell: that class) at each word's embedding "
+                                 "(a gradient tape at the text encoder's embedding: word ids are integers), scaled to "
+                                 "[0, 1] per example."),
+                    png=token_figure(f"{name}: word saliency (darker: the prediction depends more on it)", rows, "saliency"),
+                    arrays={"ids": values, "saliency": saliency, **arrays_common},
+                ))
+                continue
+            figures.append(Figure(
+                name=f"input_saliency_{name}", title=title, method="input-saliency",
+                description=f"For {len(values)} test examples, {how}, of {about}.",
+                png=maps_figure(title, shown, maps, captions),
+                arrays={"inputs": values, **dict((label.lower().replace("-", ""), m) for label, m in maps), **arrays_common},
+            ))
+        return figures
+
+    def _word(self, token: int) -> str:
+        return "[UNK]" if token == 1 else str(self.preprocessor.vocabulary[token - 2])
 
     def _explain_modality_weights(self, data, num_samples, seed):
         from genkit.tasks.explanations import Figure, grouped_bar_figure
