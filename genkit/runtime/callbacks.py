@@ -52,7 +52,7 @@ class MetricsHistory(keras.callbacks.Callback):
         optimizers = model_optimizers(self.model)
         for name, optimizer in optimizers.items():
             key = LEARNING_RATE_PREFIX if len(optimizers) == 1 else f"{LEARNING_RATE_PREFIX}/{name}"
-            record[key] = float(optimizer.learning_rate)
+            record[key] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))  # a MirroredVariable has no float()
         self.records.append(record)
         write_json(self.path, self.records)
 

@@ -168,7 +168,8 @@ class TensorBoardLogs(keras.callbacks.Callback):
             for name, value in (logs or {}).items():
                 tf.summary.scalar(f"step/{name}", value)
             for name, optimizer in self._optimizers.items():
-                tf.summary.scalar(f"learning_rate/{name}", float(optimizer.learning_rate))
+                # convert_to_numpy: float() of a variable made under a strategy (a MirroredVariable) fails
+                tf.summary.scalar(f"learning_rate/{name}", float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
 
     def _step_after(self, batch: int) -> int | None:
         """The global step once batch ``batch`` of the current epoch is done (steps since the run began).
