@@ -86,7 +86,7 @@ def report(run_dirs, out: str | Path | None = None) -> Path:
         raise UserError(f"genkit report: {len(run_dirs)} run folders; at most {MAX_RUNS} fit on one page")
     records = [RunRecord(Path(run_dir)) for run_dir in run_dirs]
     labels = [record.label for record in records]
-    for index, record in enumerate(records):  # two runs of one name (a/dcgan, b/dcgan) get their parent's too
+    for record in records:  # two runs of one name (a/dcgan, b/dcgan) get their parent's too
         if labels.count(record.label) > 1:
             record.label = f"{record.path.resolve().parent.name}/{record.label}"
     destination = Path(out) if out is not None else (

@@ -20,8 +20,8 @@ BOOKKEEPING_METRICS = ("model", "dataset", "split", "seed", "created")
 
 def render_page(records, created: str) -> str:
     """The whole page for ``records`` (:class:`genkit.report.RunRecord`\\ s), ``created`` its time stamp."""
-    title = records[0].label if len(records) == 1 else f"{len(records)} runs"
-    parts = [_header(records, created)]
+    title = records[0].label if len(records) == 1 else f"{len(records)} runs compared"
+    parts = [_header(records, title, created)]
     if len(records) > 1:
         parts.append(_comparison(records))
     for index, record in enumerate(records):
@@ -41,16 +41,15 @@ def render_page(records, created: str) -> str:
 # -- page parts --------------------------------------------------------------------------------------
 
 
-def _header(records, created: str) -> str:
+def _header(records, title: str, created: str) -> str:
     links = "".join(
         f'<li><a href="#run-{index}"><span class="swatch" style="background:{run_colour(index)}"></span>'
         f"{_text(record.label)}</a> <span class=\"muted\">{_text(record.model)}{'' if record.complete else ' (incomplete)'}"
         "</span></li>"
         for index, record in enumerate(records)
     )
-    heading = records[0].label if len(records) == 1 else f"{len(records)} runs compared"
     return (
-        f'<header><h1>genkit report: {_text(heading)}</h1><p class="muted">made {_text(created)} by genkit report '
+        f'<header><h1>genkit report: {_text(title)}</h1><p class="muted">made {_text(created)} by genkit report '
         f"from the run folders' files</p><nav><ul>{links}</ul></nav></header>"
     )
 
