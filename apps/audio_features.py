@@ -56,7 +56,7 @@ def read_wav(path, where: str | None = None) -> tuple[np.ndarray, int]:
             size = len(data) - start
         if start + size > len(data):
             name = chunk_id.decode("latin-1")
-            raise AppError(f"{where}: truncated WAV file ('{name}' chunk declares {size} bytes, {len(data) - start} remain)")
+            raise AppError(f"{where}: truncated WAV file ({name!r} chunk declares {size} bytes, {len(data) - start} remain)")
         chunks.setdefault(chunk_id, data[start : start + size])
         offset = start + size + (size & 1)  # chunks are padded to an even length
     if b"fmt " not in chunks or b"data" not in chunks:

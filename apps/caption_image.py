@@ -30,7 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classify import load_image  # noqa: E402
-from edge_runtime import AppError, Model, choose_runtime, fail, read_export  # noqa: E402
+from edge_runtime import (  # noqa: E402
+    COUNT, INDEX, NUMBER, TEXT, AppError, Model, Rule, check_section, choose_runtime, fail, read_export,
+)
 
 APP = "caption_image"
 RUNTIME_CHOICES = ("litert", "onnx")
@@ -43,6 +45,15 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+# genkit.json "caption" of a captioner export.
+CAPTION = {
+    "state_names": [TEXT], "boundary_id": INDEX, "unknown_id": INDEX, "max_length": INDEX, "beam_width": COUNT,
+    "length_penalty": NUMBER, "words": [TEXT],
+    "image_shape": Rule(lambda value: isinstance(value, list) and len(value) == 3 and all(COUNT.test(d) for d in value),
+                        "[height, width, channels]"),
+}
+
+
 class Captioner:
     """The two signatures of a captioner export and its decoding settings."""
 
@@ -51,6 +62,9 @@ class Captioner:
         document = read_export(folder)
         if "caption" not in document or not {"encode", "decode_step"} <= set(document["signatures"]):
             raise AppError(f"{folder}: not a captioner export (needs genkit.json 'caption' and the signatures encode, decode_step)")
+        check_section(folder, document, "caption", CAPTION)
+        if len(document["signatures"]["encode"]["inputs"]) != 1:
+            raise AppError(f"{folder / 'genkit.json'}: signatures.encode must take one input (the images)")
         self.caption = document["caption"]
         runtime = choose_runtime(document, folder, runtime)
         self.encode = Model(folder, "encode", document["signatures"]["encode"], runtime)

@@ -55,7 +55,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from audio_features import load_waveform, log_mel  # noqa: E402
-from edge_runtime import AppError, Model, TextEncoder, choose_runtime, fail, read_export  # noqa: E402
+from edge_runtime import (  # noqa: E402
+    COUNT, NUMBER, TEXT, TEXT_ENCODER, AppError, Each, Model, Optional, Rule, TextEncoder, check_section, choose_runtime,
+    fail, read_export,
+)
 
 APP = "classify"
 RUNTIME_CHOICES = ("litert", "onnx")
@@ -170,13 +173,37 @@ def export_kind(document: dict) -> str:
     )
 
 
-def export_inputs(document: dict) -> dict[str, str]:
+# genkit.json "preprocessing" and "run" of a fusion-classifier or dual-encoder export.
+LOG_MEL = {
+    "sample_rate": COUNT, "frame_length": COUNT, "frame_step": COUNT, "num_mel_bins": COUNT,
+    "fft_length": Optional(Rule(lambda value: value is None or COUNT.test(value), "an integer >= 1 or null")),
+    "lower_edge_hertz": Optional(NUMBER),
+    "upper_edge_hertz": Optional(Rule(lambda value: value is None or NUMBER.test(value), "a number or null")),
+    "power": Optional(NUMBER), "log_offset": Optional(NUMBER),
+}
+PREPROCESSING = {"inputs": Each(Rule(lambda kind: kind in KINDS, f"one of {', '.join(KINDS)}"))}
+NAMES = Rule(lambda value: value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
+             "a list of strings")
+RUN_CONFIG = {
+    "inputs": Optional(NAMES), "class_names": Optional(NAMES),
+    "target": Optional(Rule(lambda value: value is None or TEXT.test(value), "a string")),
+}
+
+
+def export_inputs(document: dict, folder=".") -> dict[str, str]:
     """{input name: image | text | audio}, in the model's order (the order of ``present``)."""
     preprocessing = document.get("preprocessing")
     if not preprocessing or not preprocessing.get("inputs"):
         raise AppError("genkit.json has no 'preprocessing' inputs (export the run again with this genkit)")
+    check_section(folder, document, "preprocessing", PREPROCESSING)
+    if "text" in preprocessing["inputs"].values():
+        check_section(folder, document, "preprocessing.text", TEXT_ENCODER)
+    if "audio" in preprocessing["inputs"].values():
+        check_section(folder, document, "preprocessing.audio", {"sample_rate": COUNT, "samples": COUNT, "log_mel": LOG_MEL})
+    if isinstance(document.get("run"), dict) and document["run"].get("config") is not None:
+        check_section(folder, document, "run.config", RUN_CONFIG)
     inputs = dict(preprocessing["inputs"])
-    order = (document.get("run") or {}).get("config", {}).get("inputs")
+    order = ((document.get("run") or {}).get("config") or {}).get("inputs")
     if order and sorted(order) == sorted(inputs):
         inputs = {name: inputs[name] for name in order}
     return inputs
@@ -192,10 +219,10 @@ def encoded_name(name: str, kind: str) -> str:
 
 
 def class_names(document: dict, count: int) -> list[str]:
-    config = (document.get("run") or {}).get("config", {})
+    config = (document.get("run") or {}).get("config") or {}
     names = config.get("class_names")
     if not names:
-        labels = document.get("labels") or {}
+        labels = document.get("labels") if isinstance(document.get("labels"), dict) else {}
         names = labels.get(config.get("target")) or (next(iter(labels.values())) if len(labels) == 1 else None)
     if not names or len(names) != count:
         return [f"class {index}" for index in range(count)]
@@ -299,7 +326,7 @@ def classify(folder, values: dict[str, list[str]], runtime: str | None = None, t
     document = read_export(folder)
     if export_kind(document) != "fusion":
         raise AppError(f"this export ({document.get('model')}) is not a fusion classifier")
-    inputs = export_inputs(document)
+    inputs = export_inputs(document, folder)
     runtime = choose_runtime(document, folder, runtime)
     signature = fusion_signature(document)
     entry = document["signatures"][signature]
@@ -367,13 +394,18 @@ def rank_texts(folder, images: list[str], texts: list[str], runtime: str | None 
     document = read_export(folder)
     if export_kind(document) != "dual":
         raise AppError(f"this export ({document.get('model')}) is not a dual encoder")
-    export_inputs(document)  # checks genkit.json's preprocessing
+    inputs = export_inputs(document, folder)  # checks genkit.json's preprocessing
+    if "text" not in inputs.values():
+        raise AppError(f"{folder / 'genkit.json'}: a dual-encoder export needs a text input in preprocessing.inputs")
     if not images or not texts:
         raise AppError("a dual-encoder export ranks texts for images: give --image FILE ... and --text TEXT ...")
     if "" in images or "" in texts:
         raise AppError("a dual-encoder export ranks given texts for given images: '' (a missing input) is not allowed")
     runtime = choose_runtime(document, folder, runtime)
     image_entry, text_entry = document["signatures"]["embed_images"], document["signatures"]["embed_text_ids"]
+    for name, entry in (("embed_images", image_entry), ("embed_text_ids", text_entry)):
+        if len(entry["inputs"]) != 1:
+            raise AppError(f"{folder / 'genkit.json'}: signatures.{name} must take one input")
     (image_key,), (text_key,) = image_entry["inputs"], text_entry["inputs"]
     shape = [int(d) for d in image_entry["inputs"][image_key]["shape"][1:]]
     pixels = np.stack([load_image(path, shape, f"--image {path}") for path in images])
@@ -444,13 +476,17 @@ def main(argv=None) -> int:
         folder = Path(args.export_dir)
         document = read_export(folder)
         if export_kind(document) == "dual":
-            inputs = export_inputs(document)
+            inputs = export_inputs(document, folder)
             values, _ = gather_values(args, inputs, parallel=False)
+            missing = [kind for kind in ("image", "text") if kind not in inputs.values()]
+            if missing:
+                raise AppError(f"{folder / 'genkit.json'}: a dual-encoder export needs an image and a text input "
+                               f"(preprocessing.inputs has no {missing[0]})")
             image_name, text_name = (next(n for n, k in inputs.items() if k == kind) for kind in ("image", "text"))
             result = rank_texts(folder, values.get(image_name, []), values.get(text_name, []), args.runtime, args.top)
             report = format_rankings(result)
         else:
-            values, flags = gather_values(args, export_inputs(document))
+            values, flags = gather_values(args, export_inputs(document, folder))
             result = classify(folder, values, args.runtime, args.top, flags)
             report = format_predictions(result)
         if args.json:

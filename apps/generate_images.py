@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_runtime import AppError, Model, TextEncoder, choose_runtime, fail, read_export  # noqa: E402
+from edge_runtime import (  # noqa: E402
+    COUNT, TEXT_ENCODER, AppError, Model, Rule, TextEncoder, check, check_section, choose_runtime, fail, read_export,
+)
 
 APP = "generate_images"
 RUNTIME_CHOICES = ("litert", "onnx")
@@ -41,7 +43,7 @@ def image_signature(document: dict, requested: str | None) -> str:
         )
         if makes_images and drawable:
             return name
-    raise AppError(f"this export ({document['model']}) has no signature that generates images from noise")
+    raise AppError(f"this export ({document.get('model')}) has no signature that generates images from noise")
 
 
 def draw_inputs(entry: dict, num_samples: int, seed: int, label: int | None, num_classes: int | None,
@@ -100,14 +102,15 @@ def write_image(path: Path, grid: np.ndarray) -> None:
     temporary.replace(path)
 
 
-def prompt_ids(document: dict, prompt: str | None) -> np.ndarray | None:
+def prompt_ids(document: dict, prompt: str | None, folder=".") -> np.ndarray | None:
     """The word ids of ``prompt`` with the export's vocabulary (genkit.json "preprocessing"."text"); unknown words
     are reported on standard error."""
     if prompt is None:
         return None
     text = (document.get("preprocessing") or {}).get("text")
-    if not text or "vocabulary" not in text:
+    if not text or not isinstance(text, dict) or "vocabulary" not in text:
         raise AppError("--prompt: this export has no vocabulary (it takes no description)")
+    check_section(folder, document, "preprocessing.text", TEXT_ENCODER)
     encoder = TextEncoder(text)
     if not encoder.words(prompt):
         raise AppError("--prompt: has no words to draw")
@@ -127,8 +130,10 @@ def generate(folder, num_samples=16, seed=0, label=None, runtime=None, signature
     num_classes = (document.get("data") or {}).get("num_classes") if any(
         spec["dtype"].startswith("int") for spec in entry["inputs"].values()
     ) else None
+    check(num_classes, Rule(lambda value: value is None or COUNT.test(value), "an integer >= 1"), "data.num_classes",
+          folder / "genkit.json")
     model = Model(folder, name, entry, runtime)
-    outputs = model(**draw_inputs(entry, num_samples, seed, label, num_classes, prompt_ids(document, prompt)))
+    outputs = model(**draw_inputs(entry, num_samples, seed, label, num_classes, prompt_ids(document, prompt, folder)))
     images = next(value for key, value in outputs.items() if value.ndim == 4)
     return np.clip(np.asarray(images, np.float32), 0.0, 1.0)
 

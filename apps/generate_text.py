@@ -22,10 +22,22 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_runtime import AppError, Model, choose_runtime, fail, read_export  # noqa: E402
+from edge_runtime import (  # noqa: E402
+    BOOLEAN, PATTERN, TEXT, AppError, Model, Optional, Rule, check_section, choose_runtime, fail, read_export,
+)
 
 APP = "generate_text"
 RUNTIME_CHOICES = ("litert", "onnx")
+
+
+NAME_OR_NONE = Rule(lambda value: value is None or TEXT.test(value), "a string or null")
+# genkit.json "text" of a language model export.
+TOKENIZER = {
+    "vocabulary": [TEXT], "level": Optional(Rule(lambda value: value in ("char", "word"), "char or word")),
+    "oov_token": Optional(NAME_OR_NONE), "end_token": Optional(NAME_OR_NONE), "lowercase": Optional(BOOLEAN),
+    "split_pattern": Optional(Rule(lambda value: value is None or PATTERN.test(value), "a regular expression or null")),
+    "joiner": Optional(TEXT),
+}
 
 
 class Tokenizer:
@@ -68,7 +80,7 @@ def step_signature(document: dict) -> str:
     for name, entry in document["signatures"].items():
         if "token" in entry["inputs"] and "logits" in entry["outputs"]:
             return name
-    raise AppError(f"this export ({document['model']}) has no step signature (inputs token, state_*; output logits)")
+    raise AppError(f"this export ({document.get('model')}) has no step signature (inputs token, state_*; output logits)")
 
 
 def choose_next(logits: np.ndarray, rng, temperature: float, top_k: int | None, top_p: float | None) -> int:
@@ -101,6 +113,7 @@ def generate(folder, prompt: str, length: int, temperature: float = 1.0, top_k=N
     document = read_export(folder)
     if "text" not in document:
         raise AppError(f"{folder}: not a text model export (genkit.json has no 'text' vocabulary)")
+    check_section(folder, document, "text", TOKENIZER)
     tokenizer = Tokenizer(document["text"])
     runtime = choose_runtime(document, folder, runtime)
     name = step_signature(document)

@@ -6,19 +6,32 @@ import argparse
 import os
 import sys
 
-from genkit.config import MIXED_PRECISION_POLICIES, STRATEGIES
+from genkit.config import CLUSTERS, MAX_DEVICES, MAX_SEED, MIXED_PRECISION_POLICIES, STRATEGIES
 from genkit.data.registry import dataset_usage
 from genkit.errors import ExportCheckFailed, TrainingDiverged, UserError
-from genkit.options import merged_options, positive_float, positive_int
+from genkit.options import merged_options, positive_float, positive_int, whole_number
+from genkit.runtime.cluster import WorkerLost
 
 EXIT_USER_ERROR = 2
+SEED = whole_number(0, MAX_SEED)  # --seed: NumPy's seeds are non-negative (-1 was a traceback)
+
+
+# What str.splitlines() breaks a line at; an error quoting a value that holds one is escaped to stay one line.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def one_line(message: object) -> str:
+    """``message`` with its line breaks escaped (``\\n``, ``\\u2028``): an error is one line on stderr even when it
+    quotes a flag value, a file name or a spec that holds one."""
+    text = str(message).strip()
+    return "".join(c.encode("unicode_escape").decode("ascii") if c in _LINE_BREAKS else c for c in text)
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and exit status 2)."""
 
     def error(self, message):
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 # exporters.FORMAT_CHOICES and exporters.QUANTIZATIONS (not imported here: the parser stays free of TensorFlow).
@@ -43,9 +56,9 @@ def _command_train(args) -> None:
         args.model, args.config, args.set or [], out=args.out, resume=args.resume,
         verbose=0 if args.quiet else 1,
         epochs=args.epochs, batch_size=args.batch_size, dataset=args.dataset, data_dir=args.data_dir,
-        seed=args.seed, strategy=args.strategy, devices=args.devices,
+        seed=args.seed, strategy=args.strategy, devices=args.devices, cluster=args.cluster,
         mixed_precision=args.mixed_precision, jit=args.jit, time_limit=args.time_limit,
-        histograms=args.histograms,
+        histograms=args.histograms, checkpoint_every=args.checkpoint_every, checkpoint_minutes=args.checkpoint_minutes,
     )
 
 
@@ -147,14 +160,30 @@ def _add_train_command(commands) -> None:
     train.add_argument("--batch-size", type=positive_int, metavar="N", help="the global batch size")
     train.add_argument("--out", metavar="DIR", help="the run folder (default saved_models/MODEL-TIMESTAMP)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out (or the newest one)")
-    train.add_argument("--seed", type=int, metavar="N")
+    train.add_argument("--seed", type=SEED, metavar="N", help=f"0 to {MAX_SEED}")
     train.add_argument("--strategy", choices=STRATEGIES)
-    train.add_argument("--devices", type=positive_int, metavar="N", help="GPUs to use, or logical CPU devices")
+    train.add_argument(
+        "--devices", type=whole_number(1, MAX_DEVICES), metavar="N",
+        help=f"GPUs to use, or logical CPU devices (1 to {MAX_DEVICES})",
+    )
+    train.add_argument(
+        "--cluster", choices=CLUSTERS,
+        help="where a multi-worker run's cluster comes from: tf_config (default: the TF_CONFIG variable) "
+        "or slurm (the SLURM_* variables of an srun step)",
+    )
     train.add_argument("--mixed-precision", choices=MIXED_PRECISION_POLICIES)
     train.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the train step")
     train.add_argument(
         "--time-limit", type=positive_float, metavar="MINUTES",
         help="stop cleanly (checkpoint saved, run folder complete) after this many minutes",
+    )
+    train.add_argument(
+        "--checkpoint-every", type=positive_int, metavar="STEPS",
+        help="also save a checkpoint every this many steps (a killed run loses at most that many)",
+    )
+    train.add_argument(
+        "--checkpoint-minutes", type=positive_float, metavar="MINUTES",
+        help="also save a checkpoint every this many minutes",
     )
     train.add_argument(
         "--histograms", action=argparse.BooleanOptionalAction, default=None,
@@ -173,7 +202,7 @@ def _add_sample_command(commands, with_family_options: bool) -> None:
         help="images: .npy (float32 [N,H,W,C] in [0,1]) or .png grid; text: .txt (without --out: printed); "
         "predictions: .json (without --out: printed)",
     )
-    sample.add_argument("--seed", type=int, default=0, metavar="N")
+    sample.add_argument("--seed", type=SEED, default=0, metavar="N", help=f"0 to {MAX_SEED} (default 0)")
     _add_family_options(sample, "sampling", with_family_options)
     sample.set_defaults(handler=_command_sample)
 
@@ -184,7 +213,7 @@ def _add_evaluate_command(commands, with_family_options: bool) -> None:
     evaluate.add_argument("--dataset", metavar="SPEC", help="evaluate against this dataset (default: the run's)")
     evaluate.add_argument("--data-dir", metavar="DIR", help="where dataset files are (fashion_mnist, tfds)")
     evaluate.add_argument("-n", "--num-samples", type=positive_int, metavar="N", help="samples to generate")
-    evaluate.add_argument("--seed", type=int, default=0, metavar="N")
+    evaluate.add_argument("--seed", type=SEED, default=0, metavar="N", help=f"0 to {MAX_SEED} (default 0)")
     _add_family_options(evaluate, "evaluation", with_family_options)
     evaluate.set_defaults(handler=_command_evaluate)
 
@@ -222,7 +251,7 @@ def _add_explain_command(commands) -> None:
         "--method", action="append", metavar="NAME", help="run only this method (repeatable; --list-methods shows them)",
     )
     explain.add_argument("--list-methods", action="store_true", help="list the methods this run's model has, and stop")
-    explain.add_argument("--seed", type=int, default=0, metavar="N")
+    explain.add_argument("--seed", type=SEED, default=0, metavar="N", help=f"0 to {MAX_SEED} (default 0)")
     explain.set_defaults(handler=_command_explain)
 
 
@@ -306,13 +335,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.handler(args)
     except UserError as error:
-        print(f"genkit {args.command}: error: {error}", file=sys.stderr)
+        print(f"genkit {args.command}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except ExportCheckFailed as error:
-        print(f"genkit {args.command}: error: {error}", file=sys.stderr)
+        print(f"genkit {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 1
     except TrainingDiverged as error:
-        print(f"genkit {args.command}: {error}", file=sys.stderr)
+        print(f"genkit {args.command}: {one_line(error)}", file=sys.stderr)
+        return 1
+    except WorkerLost as error:  # another worker of a multi-worker run died or stopped answering
+        print(f"genkit {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"genkit {args.command}: interrupted", file=sys.stderr)

@@ -9,13 +9,12 @@ loads no model, so it also reports on a run that is still training.
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from pathlib import Path
 
 from genkit.atomic import write_bytes
 from genkit.errors import UserError
-from genkit.runtime.run_folder import RunFolder
+from genkit.runtime.run_folder import RunFolder, read_json_document
 
 REPORT_FILE = "report.html"
 EPOCH_FILE = re.compile(r"epoch_(\d+)\.(png|txt)$")
@@ -36,7 +35,7 @@ class RunRecord:
         if self.metadata is None and not self.run.config_path.is_file():
             raise UserError(f"{path}: not a genkit run folder (no genkit.json or config.json)")
         self.config = self.metadata if self.metadata is not None else self.run.read_config()
-        self.history = _read_json_list(self.run.history_path)
+        self.history = _read_history(self.run.history_path)
         self.metrics = _read_optional_json(self.path / "metrics.json")
         self.explanations = _read_optional_json(self.path / "explanations" / "explanations.json")
         self.exports = [
@@ -103,25 +102,14 @@ def report(run_dirs, out: str | Path | None = None) -> Path:
 
 def _read_optional_json(path: Path) -> dict | None:
     """A JSON object, or None when the file is missing; a damaged file is one clear error."""
-    if not path.is_file():
-        return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: corrupt JSON ({error})") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{path}: corrupt (expected a JSON object)")
-    return value
+    return read_json_document(path, "JSON file") if path.is_file() else None
 
 
-def _read_json_list(path: Path) -> list[dict]:
+def _read_history(path: Path) -> list[dict]:
     """``history.json``'s records ([] when the run has finished no epoch yet)."""
     if not path.is_file():
         return []
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: corrupt JSON ({error})") from None
-    if not isinstance(value, list) or not all(isinstance(record, dict) for record in value):
-        raise UserError(f"{path}: corrupt (expected a list of per-epoch records)")
-    return value
+    records = read_json_document(path, "metrics history", list)
+    if not all(isinstance(record, dict) and isinstance(record.get("epoch"), int) for record in records):
+        raise UserError(f"{path}: corrupt metrics history (expected a list of per-epoch records)")
+    return records

@@ -143,15 +143,22 @@ class TensorDeclaration:
         return description
 
 
+# Rows one served request may hold unless an endpoint says otherwise: a 10**6-row request would hold a TF
+# Serving worker for minutes and gigabytes (benchmarks/serving_worst_case.py); 1,024 rows of the heaviest
+# one-pass endpoint (a fusion classifier) take about a second on a 2-core CPU.
+DEFAULT_MAX_ROWS = 1024
+
+
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
     """A function a model serves or exports: ``function(*inputs) -> {output name: tensor}``.
 
     ``serving``: part of the TF Serving SavedModel; ``edge``: converted to
     TFLite and ONNX (builtin ops only: no strings, no random ops).
-    ``max_rows``: the most examples one served request may hold (an endpoint
-    whose cost per row is large: a decoding loop), named ``row_name`` in the
-    error; None leaves it unbounded.
+    ``max_rows``: the most examples one served request may hold, named
+    ``row_name`` in the error: ``DEFAULT_MAX_ROWS`` unless the endpoint sets
+    its own (fewer where a row costs a decoding loop); None leaves it
+    unbounded. Edge exports are not bounded (the app owns its batch).
     """
 
     name: str
@@ -160,7 +167,7 @@ class Endpoint:
     outputs: tuple[TensorDeclaration, ...]
     serving: bool = True
     edge: bool = True
-    max_rows: int | None = None
+    max_rows: int | None = DEFAULT_MAX_ROWS
     row_name: str = "rows"
 
     @property

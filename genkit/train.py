@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,9 @@ def train(
 
     ``flags`` are :class:`~genkit.config.TrainConfig` fields (``epochs``,
     ``batch_size``, ``dataset``, ``data_dir``, ``seed``, ``strategy``,
-    ``devices``, ``mixed_precision``, ``jit``, ``time_limit`` in minutes,
-    ``log_every_steps``, ``histograms``, ``log_every_seconds``);
+    ``devices``, ``cluster``, ``mixed_precision``, ``jit``, ``time_limit`` in minutes,
+    ``log_every_steps``, ``histograms``, ``log_every_seconds``, ``checkpoint_every`` in steps,
+    ``checkpoint_minutes``, ``checkpoints_to_keep``);
     ``None`` means "not given". ``overrides`` are ``--set key=value`` strings
     or a mapping.
     """
@@ -122,7 +124,10 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
     # The strategy comes first: it must be made before TensorFlow touches a device.
     from genkit.runtime.strategy import describe_strategy, is_chief, make_strategy
 
-    strategy = make_strategy(train_config.strategy, train_config.devices)
+    strategy = make_strategy(
+        train_config.strategy, train_config.devices, cluster=train_config.cluster,
+        cluster_port=train_config.cluster_port, collective_timeout=train_config.collective_timeout,
+    )
 
     import keras
 
@@ -168,7 +173,9 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         checkpoint = TrainingCheckpoint(model, checkpoint_dir, train_config.checkpoints_to_keep, is_chief=chief)
         initial_epoch, initial_step = checkpoint.restore_latest(run.checkpoint_dir) if resume else (0, 0)
         verbose = verbose if chief else 0
-        if verbose and resume:
+        if resume and chief and checkpoint.latest is None:  # killed before its first checkpoint
+            print(f"genkit: no checkpoint in {run.checkpoint_dir} yet; training {run.path} from the start", file=sys.stderr)
+        elif verbose and resume:
             print(f"genkit: resuming {run.path} at epoch {initial_epoch + 1}, step {initial_step}")
 
         callbacks = []
@@ -187,6 +194,8 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
         trainer = Trainer(
             model, strategy, checkpoint, jit=train_config.jit, autotune=not getattr(data, "in_memory", False),
             time_limit_seconds=train_config.time_limit * 60 if train_config.time_limit else None,
+            checkpoint_every=train_config.checkpoint_every,
+            checkpoint_seconds=train_config.checkpoint_minutes * 60 if train_config.checkpoint_minutes else None,
         )
         stop_reason = trainer.fit(
             make_dataset, train_config.epochs, steps_per_epoch, callbacks,
@@ -213,16 +222,16 @@ def _hyperparameters(resolved: dict) -> dict:
 
 
 def _check_run_folder(run: RunFolder, resume: bool, chief: bool, epochs: int) -> None:
-    """A new run needs an empty --out; a resumed one a checkpoint and epochs left to train."""
+    """A new run needs an empty --out; a resumed complete one epochs left to train."""
     from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
     if chief and not resume and run.path.exists() and any(run.path.iterdir()):
         raise UserError(f"--out {run.path}: the folder exists and is not empty; pass --resume or another --out")
     if resume:
+        # No checkpoint yet (killed before its first save): the run starts again from the beginning. A run killed
+        # after its last epoch, while writing its files (no genkit.json yet), is finished without more training.
         position = TrainingCheckpoint.saved_position(run.checkpoint_dir)
-        if position is None:
-            raise UserError(f"--resume {run.path}: no checkpoint to resume from in {run.checkpoint_dir}")
-        if position[0] >= epochs:
+        if position is not None and position[0] >= epochs and run.is_complete:
             raise UserError(
                 f"--resume {run.path}: the run has already trained {position[0]} epochs; "
                 f"pass --epochs N with N > {position[0]} to train further"

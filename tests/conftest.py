@@ -272,7 +272,10 @@ def checkpoint_iterations(run_dir: Path) -> dict[str, int]:
     """The optimizers' step counters in a run folder's newest checkpoint, by checkpoint object name."""
     import tensorflow as tf
 
-    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints")))
+    from genkit.runtime.training_checkpoint import FILE_PREFIX, newest_good_checkpoint
+
+    folder, _ = newest_good_checkpoint(Path(run_dir) / "checkpoints")
+    reader = tf.train.load_checkpoint(str(folder / FILE_PREFIX))
     return {
         key.split("/")[0]: int(reader.get_tensor(key))
         for key in reader.get_variable_to_shape_map()

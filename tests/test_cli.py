@@ -15,7 +15,7 @@ def test_run_folder_contract(trained_run):
         "samples/epoch_001.png", "samples/epoch_002.png", "serving/1/saved_model.pb", "logs/train",
     ):
         assert (trained_run / name).exists(), name
-    assert any((trained_run / "checkpoints").glob("ckpt-*.index"))
+    assert any((trained_run / "checkpoints").glob("ckpt-*/ckpt.index"))
     assert not [p for p in trained_run.rglob(".*tmp*")], "temporary files were left behind"
 
     metadata = read_json(trained_run / "genkit.json")

@@ -125,7 +125,7 @@ def test_a_corrupt_file_is_one_line_and_the_earlier_report_stays(full_run, tmp_p
     before = (run_dir / "report.html").read_bytes()
     (run_dir / "metrics.json").write_text('{"fid": 1.0,')
     result = run_cli("report", run_dir, check=False)
-    assert result.returncode == 2 and "metrics.json: corrupt JSON" in result.stderr
+    assert result.returncode == 2 and "metrics.json: corrupt JSON file" in result.stderr
     assert (run_dir / "report.html").read_bytes() == before
 
 

@@ -57,6 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from genkit.data.paired_dataset import Feature, PairedDataset, stratified_split
+from genkit.data.paths import user_path
 from genkit.data.registry import DatasetKind, register_dataset
 from genkit.errors import UserError
 
@@ -103,13 +104,13 @@ def data_dir_candidates() -> list[Path]:
     candidates = [Path(os.environ["GENKIT_DATA_DIR"])] if os.environ.get("GENKIT_DATA_DIR") else []
     candidates.append(Path.cwd().parent / "shared" / "data")
     candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
-    return list(dict.fromkeys(candidate.expanduser().absolute() for candidate in candidates))
+    return list(dict.fromkeys(user_path(candidate).absolute() for candidate in candidates))
 
 
 def find_av_digits_dir(data_dir: str | Path | None = None) -> Path:
     """The folder holding ``fsdd/recordings/`` and ``uci-digits/digits.csv.gz``: --data-dir, else the first candidate."""
     if data_dir:
-        directory = Path(data_dir).expanduser()
+        directory = user_path(data_dir)
         missing = [str(part) for part in (FSDD_DIR, UCI_DIGITS_FILE) if not (directory / part).exists()]
         if missing:
             raise UserError(

@@ -51,6 +51,7 @@ from genkit.data.manifest import (
     DEFAULT_IMAGE_SIZE, SPLIT_FRACTIONS, _BadValue, _check_image_size, _image, _image_arrays, _resized, _show, read_text_file,
 )
 from genkit.data.paired_dataset import SPLITS, Feature, PairedDataset, stratified_split
+from genkit.data.paths import user_path
 from genkit.data.registry import DatasetKind, register_dataset
 from genkit.errors import UserError
 
@@ -65,13 +66,13 @@ def load_coco_captions(path, data_dir=None, image_size=None, seed=0, **ignored) 
     width); ``seed`` (None counts as 0) drives the split of a COCO file. As the
     registry's loader it ignores the options of other kinds (``ignored``).
     """
-    path = Path(path).expanduser().resolve()
+    path = user_path(path, resolve=True)
     where = f"coco:{path}"
     if not path.is_file():
         raise UserError(f"{where}: no such file")
     size = _check_image_size(image_size, where)
     if data_dir is not None:
-        data_dir = Path(data_dir).expanduser().resolve()
+        data_dir = user_path(data_dir, resolve=True)
         if not data_dir.is_dir():
             raise UserError(f"--data-dir {data_dir}: not a folder (for {where}, the folder of its images)")
     document = _read_json(path, where)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -54,7 +55,7 @@ def read_idx(path: str | Path, expected_magic: int | None = None) -> np.ndarray:
     if len(data) < header_size:
         raise UserError(f"{path}: truncated IDX header")
     shape = struct.unpack(f">{dimensions}I", data[4:header_size])
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)  # exact: np.prod wraps around 2**64 (a 16-byte header could declare 0 bytes)
     payload = len(data) - header_size
     if payload != expected:
         raise UserError(

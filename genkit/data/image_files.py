@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from genkit.data.paths import user_path
 from genkit.errors import UserError
 
 # What tf.io.decode_image (the serving graphs' decoder) reads, as Pillow names the formats.
@@ -20,7 +19,7 @@ def read_image_bytes(paths, where: str = "image") -> list[bytes]:
 
     contents = []
     for path in paths:
-        file = Path(path).expanduser()
+        file = user_path(path)
         if not file.is_file():
             raise UserError(f"{where} {path}: file not found")
         data = file.read_bytes()

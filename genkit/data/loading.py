@@ -5,16 +5,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from genkit.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from genkit.data.image_dataset import ImageDataset
+from genkit.data.paths import user_path
 from genkit.data.registry import DatasetKind, register_dataset
 from genkit.errors import UserError
 
 DEFAULT_DATASET = "embedded"
+MAX_CLASSES = 100_000  # class ids of labelled images: 0 to MAX_CLASSES - 1
 FASHION_MNIST_LABELS = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
@@ -105,28 +109,56 @@ def _as_nhwc(images: np.ndarray, where: str) -> np.ndarray:
     return _to_uint8(images, where)
 
 
+# What reading a damaged .npz raises besides UserError: a bad zip or a bad member (BadZipFile, zlib.error, EOFError),
+# a bad array header (ValueError), a header declaring more than memory holds (MemoryError: numpy allocates first).
+NPZ_READ_ERRORS = (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error)
+
+
 def _load_npz(path: Path) -> ImageDataset:
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: not a readable .npz file ({error})") from None
+    except NPZ_READ_ERRORS as error:
+        raise UserError(f"{path}: not a readable .npz file ({_reason(error)})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise UserError(f"{path}: a single .npy array, not an .npz archive of named arrays (numpy.savez(path, x_train=...))")
     with archive:
-        keys = set(archive.files)
-        image_key = "x_train" if "x_train" in keys else "images" if "images" in keys else None
-        if image_key is None:
-            raise UserError(f"{path}: no 'x_train' (or 'images') array; keys found: {', '.join(sorted(keys)) or 'none'}")
-        label_key = {"x_train": "y_train", "images": "labels"}[image_key]
-        train_images = _as_nhwc(archive[image_key], f"{path} [{image_key}]")
-        train_labels = _labels(archive, label_key, len(train_images), path)
-        test_images = test_labels = None
-        if "x_test" in keys:
-            test_images = _as_nhwc(archive["x_test"], f"{path} [x_test]")
-            if test_images.shape[1:] != train_images.shape[1:]:
-                raise UserError(f"{path} [x_test]: images are {list(test_images.shape[1:])}, train images {list(train_images.shape[1:])}")
-            test_labels = _labels(archive, "y_test", len(test_images), path)
-        archive_label_names = archive["label_names"] if "label_names" in keys else None
+        try:
+            return _npz_dataset(archive, path)
+        except NPZ_READ_ERRORS as error:
+            raise UserError(f"{path}: not a readable .npz file ({_reason(error)})") from None
+
+
+def _reason(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
+
+
+def _npz_dataset(archive, path: Path) -> ImageDataset:
+    keys = set(archive.files)
+    image_key = "x_train" if "x_train" in keys else "images" if "images" in keys else None
+    if image_key is None:
+        raise UserError(f"{path}: no 'x_train' (or 'images') array; keys found: {', '.join(sorted(keys)) or 'none'}")
+    label_key = {"x_train": "y_train", "images": "labels"}[image_key]
+    train_images = _as_nhwc(archive[image_key], f"{path} [{image_key}]")
+    train_labels = _labels(archive, label_key, len(train_images), path)
+    test_images = test_labels = None
+    if "x_test" in keys:
+        test_images = _as_nhwc(archive["x_test"], f"{path} [x_test]")
+        if test_images.shape[1:] != train_images.shape[1:]:
+            raise UserError(f"{path} [x_test]: images are {list(test_images.shape[1:])}, train images {list(train_images.shape[1:])}")
+        test_labels = _labels(archive, "y_test", len(test_images), path)
+    archive_label_names = archive["label_names"] if "label_names" in keys else None
+    if archive_label_names is not None:
+        if archive_label_names.ndim != 1:
+            raise UserError(f"{path} [label_names]: expected a list of class names, got shape {list(archive_label_names.shape)}")
+        for key, labels in ((label_key, train_labels), ("y_test", test_labels)):
+            if labels is not None and labels.size and labels.max() >= len(archive_label_names):
+                raise UserError(
+                    f"{path} [{key}]: class id {labels.max()} has no name in label_names "
+                    f"({len(archive_label_names)} names, for class ids 0 to {len(archive_label_names) - 1})"
+                )
     return ImageDataset(
         name=f"npz:{path}", source=str(path), train_images=train_images, train_labels=train_labels,
         test_images=test_images, test_labels=test_labels,
@@ -140,6 +172,11 @@ def _labels(archive, key: str, count: int, path: Path):
     labels = archive[key]
     if labels.ndim != 1 or len(labels) != count or not np.issubdtype(labels.dtype, np.integer) or (labels < 0).any():
         raise UserError(f"{path} [{key}]: expected {count} non-negative integer labels, got shape {list(labels.shape)} {labels.dtype}")
+    if labels.size and labels.max() >= MAX_CLASSES:  # also: int32 would wrap 2**32 around to 0
+        raise UserError(
+            f"{path} [{key}]: class id {labels.max()} is too large; class ids are 0 to {MAX_CLASSES - 1} "
+            "(conditional models embed every id below the largest)"
+        )
     return labels.astype(np.int32)
 
 
@@ -251,7 +288,7 @@ def load_image_dataset(
 
 
 def _path(argument: str) -> Path:
-    return Path(argument).expanduser().resolve()
+    return user_path(argument, resolve=True)
 
 
 for _kind in (

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from genkit.data.paired_dataset import FEATURE_TYPES, SPLITS, Feature, PairedDataset, stratified_split
+from genkit.data.paths import user_path
 from genkit.data.registry import DatasetKind, register_dataset
 from genkit.data.wav import check_sample_rate, fit_length, read_wav, resample, to_mono
 from genkit.errors import UserError
@@ -85,7 +86,7 @@ def load_manifest(path, image_size=None, sample_rate=None, audio_seconds=None, s
     (8000 to 48000); ``audio_seconds`` the length every clip is fitted to;
     ``seed`` drives the split when the manifest has no split column.
     """
-    path = Path(path).expanduser().resolve()
+    path = user_path(path, resolve=True)
     where = f"manifest:{path}"
     if not path.is_file():
         raise UserError(f"{where}: no such file")
@@ -102,7 +103,7 @@ def load_manifest(path, image_size=None, sample_rate=None, audio_seconds=None, s
     types = _column_types(path, columns)
 
     def fail(row: _Row, column: str, problem: str) -> UserError:
-        return UserError(f"{where} row {row.number} (line {row.line}), column '{column}': {problem}")
+        return UserError(f"{where} row {row.number} (line {row.line}), column {_name(column)}: {problem}")
 
     parse = {"image": _image, "text": _text, "audio": _audio, "label": _label, "split": _split}
     values = {column: [] for column in columns}
@@ -159,7 +160,7 @@ def _assign_splits(split_column, values, arrays, label_names, count: int, seed: 
     if split_column is not None:
         assignment = np.asarray(values[split_column], dtype=object)
         if not (assignment == "train").any():
-            raise UserError(f"{where}: no row has split 'train' (column '{split_column}'); a model needs training examples")
+            raise UserError(f"{where}: no row has split 'train' (column {_name(split_column)}); a model needs training examples")
         return assignment, f"the manifest's split column '{split_column}'"
     if label_names:
         first = next(iter(label_names))
@@ -179,6 +180,8 @@ def _read_jsonl(text: str, where: str) -> tuple[list[str], list[_Row]]:
         except json.JSONDecodeError as error:
             problem = f"JSON syntax error ({error.msg} at character {error.colno})"
             raise UserError(f"{where} row {number} (line {line}): {problem}") from None
+        except (ValueError, RecursionError) as error:  # a number of more than 4300 digits, '[[[[...' nested deeply
+            raise UserError(f"{where} row {number} (line {line}): unreadable JSON ({_json_problem(error)})") from None
         if not isinstance(values, dict):
             raise UserError(f"{where} row {number} (line {line}): expected a JSON object {{column: value}}, got {_show(values)}")
         columns.update(dict.fromkeys(values))
@@ -204,7 +207,7 @@ def _read_csv(text: str, where: str) -> tuple[list[str], list[_Row]]:
             header = [name.strip() for name in fields]
             for index, name in enumerate(header):
                 if not name or name in header[:index]:
-                    problem = "has no name" if not name else f"repeats the name '{name}'"
+                    problem = "has no name" if not name else f"repeats the name {_name(name)}"
                     raise UserError(f"{where} line {line}: column {index + 1} of the header {problem}")
             continue
         number = len(rows) + 1
@@ -220,26 +223,26 @@ def _column_types(path: Path, columns: list[str]) -> dict[str, str]:
     if sidecar.is_file():
         try:
             declared = json.loads(sidecar.read_text(encoding="utf-8-sig"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise UserError(f"{sidecar}: not a valid JSON file ({str(error).splitlines()[0]})") from None
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit number
+            raise UserError(f"{sidecar}: not a valid JSON file ({_json_problem(error)})") from None
         if not isinstance(declared, dict):
             raise UserError(f"{sidecar}: expected a JSON object {{column: type}}, got {_show(declared)}")
         for column, type_ in declared.items():
             if type_ not in COLUMN_TYPES:
-                raise UserError(f"{sidecar}: column '{column}' has type {_show(type_)}; allowed: {', '.join(COLUMN_TYPES)}")
+                raise UserError(f"{sidecar}: column {_name(column)} has type {_show(type_)}; allowed: {', '.join(COLUMN_TYPES)}")
             if column not in columns:
-                raise UserError(f"{sidecar}: declares column '{column}', but manifest:{path} has only {', '.join(columns)}")
+                raise UserError(f"{sidecar}: declares column {_name(column)}, but manifest:{path} has only {_names(columns)}")
     types = {}
     for column in columns:
         types[column] = declared.get(column) or (column if column in COLUMN_TYPES else None)
         if types[column] is None:
             raise UserError(
-                f"manifest:{path}: column '{column}' has no type; declare it in {sidecar} "
-                f"as {{\"{column}\": \"image\" | \"text\" | \"audio\" | \"label\"}}"
+                f"manifest:{path}: column {_name(column)} has no type; declare it in {sidecar} "
+                f"as {{{json.dumps(column)}: \"image\" | \"text\" | \"audio\" | \"label\"}}"
             )
     split_columns = [column for column in columns if types[column] == "split"]
     if len(split_columns) > 1:
-        raise UserError(f"manifest:{path}: has {len(split_columns)} split columns ({', '.join(split_columns)}); allowed: one")
+        raise UserError(f"manifest:{path}: has {len(split_columns)} split columns ({_names(split_columns)}); allowed: one")
     if len(split_columns) == len(columns):
         raise UserError(f"manifest:{path}: has no image, text, audio or label column")
     return types
@@ -249,18 +252,43 @@ class _BadValue(Exception):
     """A cell's problem; load_manifest adds the manifest, row and column."""
 
 
+# Line breaks that json.dumps(ensure_ascii=False) leaves as they are (it escapes those below U+0020).
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _show(value) -> str:
-    shown = json.dumps(value, ensure_ascii=False)
+    shown = json.dumps(value, ensure_ascii=False).translate(_LINE_BREAKS)
     return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _name(column: str) -> str:
+    """A column name in quotes, escaped (a name with a line break stays on the error's one line)."""
+    return repr(column)
+
+
+def _path_text(file: Path) -> str:
+    """A path from a cell, as it is, or escaped when it holds a line break or another unprintable character."""
+    return str(file) if str(file).isprintable() else repr(str(file))
+
+
+def _names(columns) -> str:
+    return ", ".join(column if column.isprintable() else repr(column) for column in columns)
+
+
+def _json_problem(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
 
 
 def _file(value, folder: Path) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise _BadValue(f"expected a file path, got {_show(value)}")
-    file = Path(value.strip()).expanduser()
+    file = user_path(value.strip())
     file = file if file.is_absolute() else folder / file
     if not file.is_file():
-        raise _BadValue(f"file not found: {file}")
+        raise _BadValue(f"file not found: {_path_text(file)}")
     return file
 
 
@@ -275,7 +303,7 @@ def _image(value, folder, _):
             bands = [band for band in image.getbands() if band != "A"]
             return image.convert("L" if bands in (["L"], ["1"], ["I"], ["F"]) else "RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise _BadValue(f"not a readable PNG/JPEG image: {file} ({type(error).__name__})") from None
+        raise _BadValue(f"not a readable PNG/JPEG image: {_path_text(file)} ({type(error).__name__})") from None
 
 
 def _image_arrays(columns: dict[str, list], size) -> dict[str, np.ndarray]:
@@ -308,7 +336,7 @@ def _resized(image, size) -> np.ndarray:
 def _audio(value, folder, sample_rate):
     file = _file(value, folder)
     try:
-        waveform, rate = read_wav(file)
+        waveform, rate = read_wav(file, _path_text(file))
     except UserError as error:
         raise _BadValue(str(error)) from None
     return np.clip(resample(to_mono(waveform), rate, sample_rate), -1.0, 1.0)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from genkit.data.registry import DatasetKind, load_dataset, register_dataset
+from genkit.data.paths import user_path
 from genkit.errors import UserError
 
 EMBEDDED_TEXT = Path(__file__).parent / "embedded" / "kjv.txt.gz"
@@ -70,7 +71,7 @@ def _read_documents(spec: str, errors: str) -> tuple[list[tuple[Path, str]], str
     kind, separator, location = spec.partition(":")
     if kind != "text" or not separator or not location:
         raise UserError(f"--dataset {spec}: text models take {TEXT_SPECS}")
-    path = Path(location).expanduser()
+    path = user_path(location)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
         if not files:

@@ -67,8 +67,8 @@ def read_wav(source: str | os.PathLike | bytes, name: str | None = None) -> tupl
         if chunk_id == b"data" and size == 0xFFFFFFFF:  # written by a stream that never knew its length
             size = len(data) - start
         if start + size > len(data):
-            name = chunk_id.decode("latin-1")
-            raise UserError(f"{where}: truncated WAV file ('{name}' chunk declares {size} bytes, {len(data) - start} remain)")
+            name = chunk_id.decode("latin-1")  # any 4 bytes: shown escaped, on one line
+            raise UserError(f"{where}: truncated WAV file ({name!r} chunk declares {size} bytes, {len(data) - start} remain)")
         chunks.setdefault(chunk_id, data[start : start + size])
         offset = start + size + (size & 1)  # chunks are padded to an even length
     if b"fmt " not in chunks or b"data" not in chunks:

@@ -54,7 +54,9 @@ class RunFolder:
         write_json(self.config_path, resolved)
 
     def read_config(self) -> dict:
-        return _read_json(self.config_path, what="run config")
+        config = read_json_document(self.config_path, "run config")
+        _check_document(config, self.config_path, "run config", CONFIG_SCHEMA)
+        return config
 
     def read_metadata(self) -> dict:
         """genkit.json of a complete run; a clear error for a missing, incomplete or corrupt folder."""
@@ -66,9 +68,10 @@ class RunFolder:
                 f"{self.path}'" if self.config_path.is_file() else "it is not a genkit run folder"
             )
             raise UserError(f"{self.path}: incomplete run (no {METADATA_FILE}): {hint}")
-        metadata = _read_json(self.metadata_path, what="run metadata")
+        metadata = read_json_document(self.metadata_path, "run metadata")
         if metadata.get("format") != "genkit-run" or "model" not in metadata:
             raise UserError(f"{self.metadata_path}: not a genkit run metadata file (missing 'format' or 'model')")
+        _check_document(metadata, self.metadata_path, "run metadata", METADATA_SCHEMA)
         return metadata
 
     def next_serving_version(self) -> int:
@@ -111,13 +114,60 @@ class RunFolder:
             raise UserError(f"{self.model_path}: cannot load the model ({reason})") from None
 
 
-def _read_json(path: Path, what: str) -> dict:
+# What genkit train writes and the commands read: {field: (type, required)}; a tampered file is one line naming the field.
+CONFIG_SCHEMA = {"model": (str, True), "config": (dict, True), "train": (dict, True)}
+METADATA_SCHEMA = {
+    **CONFIG_SCHEMA, "data": (dict, True), "files": (dict, False), "serving": (dict, False), "training": (dict, False),
+    "metrics": (dict, False), "versions": (dict, False),
+}
+# Inside those: {(section, field): type} when present.
+NESTED_SCHEMA = {("data", "name"): str, ("serving", "signatures"): dict, ("serving", "version"): int,
+                 ("training", "strategy"): dict}
+TYPE_NAMES = {str: "a string", dict: "a JSON object", int: "an integer"}
+
+
+def _check_document(document: dict, path: Path, what: str, schema: dict) -> None:
+    """Raises a one-line UserError naming the first field of a run file that genkit train would not have written."""
+
+    def corrupt(field: str, expected: str, value) -> UserError:
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return UserError(f"{path}: corrupt {what} ({field!r} must be {expected}, got {shown})")
+
+    for field, (kind, required) in schema.items():
+        if field not in document:
+            if required:
+                raise UserError(f"{path}: corrupt {what} (no '{field}')")
+            continue
+        value = document[field]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise corrupt(field, TYPE_NAMES[kind], value)
+    model = document["model"]
+    if not model or not model.isprintable():
+        raise corrupt("model", "a model name", model)
+    for (section, field), kind in NESTED_SCHEMA.items():
+        value = document.get(section, {}).get(field, kind())
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise corrupt(f"{section}.{field}", TYPE_NAMES[kind], value)
+    for name, file in document.get("files", {}).items():
+        if not isinstance(file, str):
+            raise corrupt(f"files.{name}", "a file name", file)
+    for name, value in document.get("metrics", {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise corrupt(f"metrics.{name}", "a number", value)
+
+
+def read_json_document(path: Path, what: str, kind: type = dict):
+    """A JSON file that holds a ``kind`` (an object, or a list); a missing, unreadable or damaged one is one
+    :class:`UserError` line naming it."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: missing {what}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:  # UnicodeDecodeError, JSONDecodeError, a number of more than 4300 digits
         raise UserError(f"{path}: corrupt {what} ({error})") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{path}: corrupt {what} (expected a JSON object)")
+    except RecursionError:
+        raise UserError(f"{path}: corrupt {what} (nested too deeply)") from None
+    if not isinstance(value, kind):
+        raise UserError(f"{path}: corrupt {what} (expected a JSON {'object' if kind is dict else 'list'})")
     return value

@@ -8,6 +8,7 @@ import os
 import tensorflow as tf
 
 from genkit.errors import UserError
+from genkit.runtime.cluster import communication_options, slurm_cluster_resolver
 
 
 def configure_devices(devices: int | None) -> None:
@@ -42,18 +43,32 @@ def _mirrored_devices(devices: int | None) -> list[str]:
     return [device.name for device in chosen]
 
 
-def make_strategy(name: str, devices: int | None = None) -> tf.distribute.Strategy:
-    """``auto`` picks MultiWorkerMirroredStrategy when TF_CONFIG is set, MirroredStrategy for
-    several GPUs (or ``--devices N`` > 1), one device otherwise."""
+def make_strategy(name: str, devices: int | None = None, cluster: str = "tf_config", cluster_port: int | None = None,
+                  collective_timeout: float | None = None) -> tf.distribute.Strategy:
+    """``auto`` picks MultiWorkerMirroredStrategy when TF_CONFIG is set (or ``cluster`` is ``slurm``),
+    MirroredStrategy for several GPUs (or ``--devices N`` > 1), one device otherwise.
+
+    ``cluster``: where a multi-worker run's cluster comes from, ``tf_config`` (the TF_CONFIG variable) or
+    ``slurm`` (srun's SLURM_* variables, ``cluster_port`` the first port of a node's tasks, default 8888);
+    see :mod:`genkit.runtime.cluster`. ``collective_timeout``: seconds after which a multi-worker collective
+    fails (a worker that is alive but stuck); 0 or None: never.
+    """
+    if cluster == "slurm":
+        if name not in ("auto", "multiworker"):
+            raise UserError(f"--cluster slurm: trains with several workers; use --strategy multiworker (or auto), not {name}")
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            cluster_resolver=slurm_cluster_resolver(cluster_port),
+            communication_options=communication_options(collective_timeout),
+        )
     has_cluster = bool(os.environ.get("TF_CONFIG"))
     if name == "multiworker" or (name == "auto" and has_cluster):
         if not has_cluster:
-            raise UserError("--strategy multiworker: the TF_CONFIG environment variable is not set")
+            raise UserError("--strategy multiworker: the TF_CONFIG environment variable is not set (or use --cluster slurm)")
         try:
             json.loads(os.environ["TF_CONFIG"])
         except json.JSONDecodeError as error:
             raise UserError(f"TF_CONFIG: not valid JSON ({error.msg})") from None
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=communication_options(collective_timeout))
     configure_devices(devices)
     if name == "default":
         return tf.distribute.get_strategy()

@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from genkit.errors import TrainingDiverged, UserError
+from genkit.runtime.cluster import stop_on_lost_worker
 from genkit.runtime.progress_lines import ProgressLines
 from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
@@ -71,6 +72,11 @@ class Trainer:
         jit: compile the train step with XLA.
         time_limit_seconds: stop cleanly (checkpoint saved) once this much time is spent.
         autotune: tf.data autotuning of the training data (for data streamed from disk).
+        checkpoint_every: also save a checkpoint every this many (global) steps.
+        checkpoint_seconds: also save a checkpoint once this much time has passed since the last one.
+
+    A checkpoint is saved at each epoch's end and when training stops; the
+    two intervals add mid-epoch ones, so a killed run loses at most that much.
 
     Before every step the model hears how far the planned training has got
     (``set_training_progress``): the fraction of the planned epochs' steps,
@@ -79,13 +85,16 @@ class Trainer:
     """
 
     def __init__(self, model, strategy, checkpoint: TrainingCheckpoint, jit=False, time_limit_seconds=None,
-                 autotune=False):
+                 autotune=False, checkpoint_every: int | None = None, checkpoint_seconds: float | None = None):
         self.model = model
         self.strategy = strategy
         self.checkpoint = checkpoint
         self.jit = jit
         self.time_limit_seconds = time_limit_seconds
         self.data_options = training_data_options(autotune)
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self.checkpoints_saved = 0
         self.steps_per_epoch: int | None = None
         self.stop_reason: str | None = None
         self.steps_run = 0
@@ -112,14 +121,15 @@ class Trainer:
             progress = max(progress, seconds / self.time_limit_seconds)
         return min(progress, 1.0)
 
-    def _agree(self, wants_to_stop: bool, progress: float) -> tuple[bool, float]:
-        """Whether any worker wants to stop, and the workers' mean progress.
+    def _agree(self, wants_to_stop: bool, progress: float, wants_checkpoint: bool = False) -> tuple[bool, float, bool]:
+        """Whether any worker wants to stop, the workers' mean progress, and whether any wants a checkpoint.
 
-        With several workers, all must stop after the same step and use the
-        same learning rate (their clocks differ); one worker's values are its own.
+        With several workers, all must stop after the same step, use the
+        same learning rate and save the same checkpoints (their clocks
+        differ); one worker's values are its own.
         """
         if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            return wants_to_stop, progress
+            return wants_to_stop, progress, wants_checkpoint
         if self._agreement_function is None:
             strategy = self.strategy
 
@@ -129,8 +139,16 @@ class Trainer:
                 return strategy.reduce("MEAN", per_replica, axis=None)
 
             self._agreement_function = mean_over_replicas
-        stop, progress = self._agreement_function(tf.constant([1.0 if wants_to_stop else 0.0, progress])).numpy()
-        return bool(stop > 0), float(progress)
+        stop, progress, checkpoint = self._agreement_function(
+            tf.constant([float(wants_to_stop), progress, float(wants_checkpoint)])
+        ).numpy()
+        return bool(stop > 0), float(progress), bool(checkpoint > 0)
+
+    def _checkpoint_due(self, global_step: int | None, seconds_since_last: float) -> bool:
+        """Whether a step checkpoint is due after ``global_step`` (by step count or by time)."""
+        if self.checkpoint_every and global_step is not None and global_step % self.checkpoint_every == 0:
+            return True
+        return bool(self.checkpoint_seconds) and seconds_since_last >= self.checkpoint_seconds
 
     def _distributed_step(self) -> Callable:
         """The traced step, made once per trainer (``fit`` may be called again)."""
@@ -193,10 +211,10 @@ class Trainer:
         )
         distributed_step = self._distributed_step()
         progress = self._progress(epochs_done(initial_epoch, initial_step), epochs, 0.0)
-        started = time.monotonic()
+        started = last_checkpoint = time.monotonic()
         self.stop_reason = None
         self.model.stop_training = False
-        with _stop_on_signals(self):
+        with _stop_on_signals(self), stop_on_lost_worker(self.strategy, self.checkpoint):  # one line, not a hang
             callback_list.on_train_begin()
             for epoch in range(initial_epoch, epochs):
                 for metric in self.model.metrics:
@@ -218,18 +236,25 @@ class Trainer:
                     seconds = time.monotonic() - started
                     if self.time_limit_seconds and seconds >= self.time_limit_seconds:
                         self.request_stop(STOP_TIME_LIMIT)
-                    stop, progress = self._agree(
-                        self.model.stop_training, self._progress(epochs_done(epoch, step), epochs, seconds)
+                    due = self._checkpoint_due(self.global_steps(epoch, step), time.monotonic() - last_checkpoint)
+                    stop, progress, due = self._agree(
+                        self.model.stop_training, self._progress(epochs_done(epoch, step), epochs, seconds), due
                     )
                     if stop:
                         self.request_stop(self.stop_reason or STOP_OTHER_WORKER)
                         finished_epoch = steps_per_epoch is not None and step >= steps_per_epoch
                         break
+                    if due and not (steps_per_epoch is not None and step >= steps_per_epoch):  # the epoch's end saves
+                        self.checkpoint.save(epoch, step)
+                        self.checkpoints_saved += 1
+                        last_checkpoint = time.monotonic()
                 if finished_epoch:
                     callback_list.on_epoch_end(epoch, logs)
                     self.checkpoint.save(epoch + 1, 0)
                 else:
                     self.checkpoint.save(epoch, step)
+                self.checkpoints_saved += 1
+                last_checkpoint = time.monotonic()
                 if self.model.stop_training:
                     break
             self.seconds_training += time.monotonic() - started

@@ -78,8 +78,8 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_npz):
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    # The checkpoint state file appears with the first save (ckpt-1 itself is soon rotated out).
-    while not (out / "checkpoints" / "checkpoint").exists():
+    # The first checkpoint folder appears with the first save (ckpt-1 itself is soon rotated out).
+    while not any((out / "checkpoints").glob("ckpt-*/manifest.json")):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
         time.sleep(0.2)
     # The trainer holds the run folder: a second writer is refused, naming it.

@@ -8,6 +8,8 @@ from genkit.config import ModelConfig, require
 from genkit.models.gan.gan_losses import LOSSES
 
 
+# Images double in size this many times at most (2**30 pixels a side).
+MAX_UPSAMPLINGS = 30
 # --set items that make a GAN family model tiny (the shared test harness).
 TINY_GAN = ["latent_dim=8", "projection_filters=16", "generator_filters=[8]", "discriminator_filters=[8,16]"]
 
@@ -71,6 +73,11 @@ class GANConfig(ModelConfig):
                 "image_shape", "must be [height, width, channels]", self.image_shape,
             )
             height, width, _ = self.image_shape
+            # Checked before 2**num_upsamplings is computed: 2**100000000000 takes hours.
+            require(
+                self.num_upsamplings <= MAX_UPSAMPLINGS, source, "num_upsamplings",
+                f"must be <= {MAX_UPSAMPLINGS}", self.num_upsamplings,
+            )
             factor = 2 ** self.num_upsamplings
             require(
                 height % factor == 0 and width % factor == 0, source, "image_shape",
