@@ -85,9 +85,9 @@ BOOLEAN = Rule(_is((bool,)), "true or false")
 PATTERN = Rule(lambda v: isinstance(v, str) and _pattern(v), "a regular expression")
 DTYPE = Rule(lambda v: isinstance(v, str) and _dtype(v), "a NumPy dtype name")
 FILE_NAME = Rule(lambda v: isinstance(v, str) and bool(v.strip()) and "\0" not in v, "a file name")
-SHAPE = Rule(
-    lambda v: isinstance(v, list) and len(v) >= 1 and (v[0] is None or INDEX.test(v[0])) and all(INDEX.test(d) for d in v[1:]),
-    "a shape [batch, ...] of integers >= 0 (batch: null or an integer)",
+SHAPE = Rule(  # null: a size known only when the file runs (the batch, a captioner's grid of cells)
+    lambda v: isinstance(v, list) and len(v) >= 1 and all(d is None or INDEX.test(d) for d in v),
+    "a shape [batch, ...] of integers >= 0 or null (a size known only when it runs)",
 )
 TENSOR = {"dtype": DTYPE, "shape": SHAPE, "sampling": Optional(dict), "modality": Optional(TEXT),
           "quantization": Optional({"scale": NUMBER, "zero_point": INTEGER})}

@@ -150,9 +150,9 @@ def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFol
     resolved = {"model": entry.name, "config": model_config.to_dict(), "train": train_config.to_dict()}
 
     policy = "float32" if train_config.mixed_precision == "none" else train_config.mixed_precision
-    keras.mixed_precision.set_dtype_policy(policy)
     lock = RunFolderLock(run.path, f"genkit train {entry.name}")  # the chief is the run folder's one writer
     try:
+        keras.mixed_precision.set_dtype_policy(policy)  # float32 again in the finally, however training ends
         keras.utils.set_random_seed(train_config.seed)  # the same initial weights for the same seed
         with strategy.scope():
             model = entry.model_class.from_hyperparameters(model_config)

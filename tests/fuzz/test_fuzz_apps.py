@@ -130,7 +130,9 @@ def mutated_documents(draw, skeleton: dict) -> dict:
         if draw(st.booleans()) and isinstance(parent, dict):
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(swapped_values)
+            # A copy: sampled_from gives the same list or dict object each time, and putting one into the document
+            # and then into itself would tie examples together (and make a cycle).
+            parent[path[-1]] = copy.deepcopy(draw(swapped_values))
     return document
 
 
