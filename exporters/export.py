@@ -151,12 +151,7 @@ def export(
                     f"{folder_label(report['format'], report['quantize'])} signature '{name}' differs from Keras by "
                     f"{entry['parity']['max_abs_error']:.3g} (tolerance {entry['parity']['tolerance']:g}); nothing written"
                 )
-            for export_entry in exports:
-                destination = out_root / export_entry.label
-                if destination.exists():
-                    os.replace(destination, staging / f"previous-{export_entry.label}")
-                os.replace(export_entry.folder, destination)
-                destinations[export_entry.label] = destination
+            _move_into_place(exports, out_root, staging, destinations)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             if created_root and not destinations:
@@ -166,6 +161,29 @@ def export(
             for label, destination in destinations.items():
                 print(f"genkit: wrote {label} export to {destination}")
         return destinations
+
+
+def _move_into_place(exports, out_root: Path, staging: Path, destinations: dict) -> None:
+    """Moves every finished export folder to ``out_root/<label>``, all or none: when a move fails (a full disk, a
+    folder that vanished), the ones already moved are taken back and the earlier exports put back in place."""
+    moved = []
+    try:
+        for export_entry in exports:
+            destination, previous = out_root / export_entry.label, staging / f"previous-{export_entry.label}"
+            if destination.exists():
+                os.replace(destination, previous)
+            moved.append((destination, previous))
+            os.replace(export_entry.folder, destination)
+            destinations[export_entry.label] = destination
+    except OSError as error:
+        for destination, previous in reversed(moved):
+            if destinations.pop(destination.name, None) is not None:
+                shutil.rmtree(destination, ignore_errors=True)
+            if previous.exists():
+                os.replace(previous, destination)
+        raise UserError(
+            f"{out_root}: cannot write the exports ({error.strerror or error}); the earlier exports are kept"
+        ) from None
 
 
 ENDPOINT_KINDS = {"savedmodel": "serving", "tflite": "edge", "onnx": "edge"}

@@ -155,6 +155,29 @@ def test_a_full_disk_while_writing_a_sample_grid_is_one_line_and_keeps_the_check
     assert TrainingCheckpoint.saved_position(run_dir / "checkpoints") == (2, 1)
 
 
+def test_a_full_disk_while_exporting_is_one_line_and_keeps_the_earlier_export(stepped_run, tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    shutil.copytree(stepped_run, run_dir)
+    run_cli("export", run_dir, "--format", "onnx")
+    before = {path: path.read_bytes() for path in (run_dir / "exports").rglob("*") if path.is_file()}
+    replace, failed = os.replace, []
+
+    def full_disk(source, destination, *args, **kwargs):  # moving the new export into place fails, once
+        if Path(destination) == run_dir / "exports" / "onnx" and Path(source).name == "onnx" and not failed:
+            failed.append(source)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination))
+        return replace(source, destination, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    result = run_cli("export", run_dir, "--format", "onnx", check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.strip().endswith(
+        f"{run_dir / 'exports'}: cannot write the exports (No space left on device); the earlier exports are kept"
+    )
+    after = {path: path.read_bytes() for path in (run_dir / "exports").rglob("*") if path.is_file()}
+    assert failed and after == before, "the earlier export changed, or a temporary folder was left behind"
+
+
 def test_a_resume_with_no_checkpoint_yet_starts_from_the_beginning(tmp_path, tiny_npz, stepped_run):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
