@@ -41,7 +41,7 @@ class MetricsHistory(keras.callbacks.Callback):
         self._steps += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        from genkit.runtime.tensorboard_logs import model_optimizers
+        from genkit.runtime.tensorboard_logs import learning_rate, model_optimizers
 
         seconds = time.monotonic() - self._epoch_started
         record = {"epoch": epoch + 1, "seconds": round(seconds, 3)}
@@ -52,7 +52,7 @@ class MetricsHistory(keras.callbacks.Callback):
         optimizers = model_optimizers(self.model)
         for name, optimizer in optimizers.items():
             key = LEARNING_RATE_PREFIX if len(optimizers) == 1 else f"{LEARNING_RATE_PREFIX}/{name}"
-            record[key] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))  # a MirroredVariable has no float()
+            record[key] = learning_rate(optimizer)
         self.records.append(record)
         write_json(self.path, self.records)
 

@@ -59,6 +59,12 @@ def model_optimizers(model) -> dict[str, keras.optimizers.Optimizer]:
     }
 
 
+def learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The optimizer's current learning rate (``float()`` of a variable made under a strategy, a
+    MirroredVariable, fails; ``convert_to_numpy`` reads any)."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
 def model_weights(model) -> dict[str, keras.Variable]:
     """``{"network/layer/weight": variable}``: the floating-point weights of a genkit model's networks.
 
@@ -168,8 +174,7 @@ class TensorBoardLogs(keras.callbacks.Callback):
             for name, value in (logs or {}).items():
                 tf.summary.scalar(f"step/{name}", value)
             for name, optimizer in self._optimizers.items():
-                # convert_to_numpy: float() of a variable made under a strategy (a MirroredVariable) fails
-                tf.summary.scalar(f"learning_rate/{name}", float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+                tf.summary.scalar(f"learning_rate/{name}", learning_rate(optimizer))
 
     def _step_after(self, batch: int) -> int | None:
         """The global step once batch ``batch`` of the current epoch is done (steps since the run began).

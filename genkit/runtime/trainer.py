@@ -94,7 +94,6 @@ class Trainer:
         self.data_options = training_data_options(autotune)
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
-        self.checkpoints_saved = 0
         self.steps_per_epoch: int | None = None
         self.stop_reason: str | None = None
         self.steps_run = 0
@@ -246,14 +245,12 @@ class Trainer:
                         break
                     if due and not (steps_per_epoch is not None and step >= steps_per_epoch):  # the epoch's end saves
                         self.checkpoint.save(epoch, step)
-                        self.checkpoints_saved += 1
                         last_checkpoint = time.monotonic()
                 if finished_epoch:
                     callback_list.on_epoch_end(epoch, logs)
                     self.checkpoint.save(epoch + 1, 0)
                 else:
                     self.checkpoint.save(epoch, step)
-                self.checkpoints_saved += 1
                 last_checkpoint = time.monotonic()
                 if self.model.stop_training:
                     break
