@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from genkit.errors import UserError
 from genkit.options import Option
@@ -85,6 +86,21 @@ class GenerativeTask(keras.Model):
     def _trainable_network_variables(self) -> list:
         """The variables that the single optimizer of ``compile`` trains."""
         raise NotImplementedError(f"{type(self).__name__} must implement _trainable_network_variables().")
+
+    def minimize(self, tape, loss, variables=None, optimizer=None):
+        """The end of a train step: ``optimizer`` (the model's one by default) applies the gradient of ``loss``.
+
+        ``loss`` is averaged over the global batch (``tf.nn.compute_average_loss``; the optimizer sums gradients
+        across replicas) and was computed under ``tape``. Under mixed_float16 the optimizer's loss scale seeds the
+        backward pass (the gradient of the scaled loss, computed without a second op inside the tape) and the
+        loss-scale optimizer unscales the gradients and skips a step that overflowed. Returns the loss of the
+        whole global batch (``loss`` times the replicas), what a loss tracker records.
+        """
+        optimizer = self.optimizer if optimizer is None else optimizer
+        variables = self._trainable_network_variables() if variables is None else variables
+        gradients = tape.gradient(loss, variables, output_gradients=optimizer.scale_loss(tf.ones_like(loss)))
+        optimizer.apply_gradients(zip(gradients, variables))
+        return loss * tf.distribute.get_strategy().num_replicas_in_sync
 
     def set_training_progress(self, progress: float) -> None:
         """Called by the trainer before every step with the fraction (0 to 1) of the planned training done.

@@ -108,7 +108,6 @@ class Autoencoder(EncoderDecoderTask):
     def train_step(self, batch):
         images = batch["images"] if isinstance(batch, dict) else batch  # plain Keras fit(images) too
         inputs = self.corrupt(images, self.noise, self.optimizer.iterations) if self.noise else images
-        variables = self._trainable_network_variables()
         with tf.GradientTape() as tape:
             logits = self.decoder(self.encoder(inputs, training=True), training=True)
             flat_images = tf.reshape(images, [tf.shape(images)[0], -1])
@@ -121,11 +120,7 @@ class Autoencoder(EncoderDecoderTask):
                 )
             # Averaged over the global batch: the optimizer sums gradients across replicas.
             loss = tf.nn.compute_average_loss(per_example)
-            scaled_loss = self.optimizer.scale_loss(loss)
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.loss_tracker.update_state(loss * replicas)
+        self.loss_tracker.update_state(self.minimize(tape, loss))
         self.error_tracker.update_state(tf.reduce_mean(tf.square(flat_images - tf.sigmoid(flat_logits)), axis=1))
         return {metric.name: metric.result() for metric in self.metrics}
 

@@ -194,11 +194,7 @@ class Captioner(ImageTextTask):
             cross_entropy, penalty, _, _ = self.teacher_forced(batch[self.image_input], batch[self.text_input], training=True)
             per_example = cross_entropy + self.attention_regularization * penalty
             loss = tf.nn.compute_average_loss(per_example)
-            scaled_loss = self.optimizer.scale_loss(loss)
-        variables = self._trainable_network_variables()
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.loss_tracker.update_state(loss * replicas)
+        self.loss_tracker.update_state(self.minimize(tape, loss))
         self.cross_entropy_tracker.update_state(cross_entropy)
         self.penalty_tracker.update_state(penalty)
         return {metric.name: metric.result() for metric in self.metrics}

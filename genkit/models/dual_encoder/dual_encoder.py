@@ -113,11 +113,7 @@ class DualEncoder(ImageTextTask):
                 + tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=text_to_image)
             )
             loss = tf.nn.compute_average_loss(per_example)
-            scaled_loss = self.optimizer.scale_loss(loss)
-        variables = self._trainable_network_variables()
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.loss_tracker.update_state(loss * replicas)
+        self.loss_tracker.update_state(self.minimize(tape, loss))
         hits = tf.cast(tf.argmax(image_to_text, axis=-1, output_type=tf.int32) == targets, tf.float32)
         self.accuracy_tracker.update_state(hits)
         return {metric.name: metric.result() for metric in self.metrics}

@@ -164,11 +164,7 @@ class FusionClassifier(PairedDataTask):
             if "unimodal_logits" in outputs:
                 per_example += self.unimodal_loss_weight * self.unimodal_cross_entropy(labels, outputs["unimodal_logits"], present)
             loss = tf.nn.compute_average_loss(per_example)
-            scaled_loss = self.optimizer.scale_loss(loss)
-        variables = self._trainable_network_variables()
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.loss_tracker.update_state(loss * replicas)
+        self.loss_tracker.update_state(self.minimize(tape, loss))
         self.accuracy_tracker.update_state(labels, logits)
         return {metric.name: metric.result() for metric in self.metrics}
 

@@ -225,12 +225,6 @@ class GAN(ImageGenerationTask):
         labels = tf.cast(batch["labels"], tf.int32) if self.num_classes else None
         return batch["images"], labels
 
-    @staticmethod
-    def _apply(optimizer, scaled_loss, variables, tape):
-        # scaled_loss = optimizer.scale_loss(loss), computed inside the tape; a
-        # LossScaleOptimizer unscales the gradients (and skips non-finite steps).
-        optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-
     def _track_loss(self, tracker, value):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         value = value * replicas
@@ -264,8 +258,7 @@ class GAN(ImageGenerationTask):
                 per_example = per_example + self.gradient_penalty_weight * penalty
             # Averaged over the global batch: the optimizer sums gradients across replicas.
             loss = tf.nn.compute_average_loss(per_example)
-            scaled_loss = optimizer.scale_loss(loss)
-        self._apply(optimizer, scaled_loss, self.discriminator.trainable_variables, tape)
+        self.minimize(tape, loss, self.discriminator.trainable_variables, optimizer)
         return loss, real_logits, fake_logits, penalty
 
     def train_step(self, data):
@@ -293,8 +286,7 @@ class GAN(ImageGenerationTask):
                     # Losses the generator's layers add (conditioning augmentation's KL term), batch-averaged.
                     layer_losses = tf.add_n(self.generator.losses) if self.generator.losses else None
                     total = generator_loss_value if layer_losses is None else generator_loss_value + layer_losses
-                    scaled_loss = self.generator_optimizer.scale_loss(total)
-        self._apply(self.generator_optimizer, scaled_loss, self.generator.trainable_variables, generator_tape)
+        self.minimize(generator_tape, total, self.generator.trainable_variables, self.generator_optimizer)
         if self.generator_average is not None:
             updates = tf.cast(self.generator_optimizer.iterations, tf.float32)
             decay = tf.minimum(tf.constant(self.ema_decay, tf.float32), (1.0 + updates) / (10.0 + updates))

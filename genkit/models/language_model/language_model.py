@@ -143,11 +143,7 @@ class LanguageModel(GenerativeTask):
             per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
             # Mean over the positions of a window, averaged over the global batch.
             loss = tf.nn.compute_average_loss(tf.reduce_mean(per_token, axis=1))
-            scaled_loss = self.optimizer.scale_loss(loss)
-        variables = self._trainable_network_variables()
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.loss_tracker.update_state(loss * replicas)
+        self.loss_tracker.update_state(self.minimize(tape, loss))
         return {metric.name: metric.result() for metric in self.metrics}
 
     # -- training data -------------------------------------------------------------------------

@@ -169,7 +169,6 @@ class VAE(EncoderDecoderTask):
         batch_size = ops.shape(images)[0]
         weight = self.current_kl_weight()
         epsilon = replica_normal(self.noise_seed, self.optimizer.iterations, 0, batch_size, self.latent_dim)
-        variables = self._trainable_network_variables()
         with tf.GradientTape() as tape:
             conditions = self.condition_of(labels, training=True) if self.conditioned else None
             mean, log_var = self.encode(images, conditions, training=True)
@@ -180,11 +179,7 @@ class VAE(EncoderDecoderTask):
             kl = gaussian_kl_between(mean, log_var, prior_mean, prior_log_var)
             # Averaged over the global batch: the optimizer sums gradients across replicas.
             loss = tf.nn.compute_average_loss(reconstruction + weight * kl)
-            scaled_loss = self.optimizer.scale_loss(loss)
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self.loss_tracker.update_state(loss * replicas)
+        self.loss_tracker.update_state(self.minimize(tape, loss))
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         return {**{metric.name: metric.result() for metric in self.metrics}, "kl_weight": weight}
