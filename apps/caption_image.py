@@ -11,7 +11,7 @@ genkit.json's "caption" entry holds the words and the token ids. Images are
 read as genkit's ``caption_files`` signature reads them (apps/classify.py's
 ``load_image``: the export's channels, resized like ``tf.image.resize``).
 
-Decoding is genkit's (genkit.tasks.beam_search), step for step: a search of
+Decoding is genkit's (genkit.tasks.decoding.graph_decoding), step for step: a search of
 ``--beam-width`` beams (default: the model's; 1 is greedy, the captions of
 ``genkit sample --temperature 0``) ranked at the end by Wu et al.'s length
 normalisation with ``--length-penalty`` alpha; the unknown-word id is never
@@ -83,7 +83,7 @@ class Captioner:
         return {name: np.concatenate(values) for name, values in outputs.items()}
 
     def beam_search(self, images: np.ndarray, beam_width: int, length_penalty: float):
-        """(token ids per image, log-probabilities) as genkit.tasks.beam_search.beam_search gives them."""
+        """(token ids per image, log-probabilities) as genkit.tasks.decoding.graph_decoding.beam_search gives them."""
         boundary, unknown, max_length = self.caption["boundary_id"], self.caption["unknown_id"], self.caption["max_length"]
         encoded = {}
         for start in range(0, len(images), BATCH):

@@ -2,11 +2,14 @@
 
     python apps/generate_text.py EXPORT_DIR --prompt TEXT --length N [--temperature T] [--top-k K] [--top-p P] [--seed S]
 
-The export's step signature maps one token and the recurrent state to the
-next token's logits and the next state: inputs ``token`` (int32 [batch]) and
-``state_h_{i}`` / ``state_c_{i}`` (float32 [batch, units]); outputs
-``logits`` [batch, vocab] and ``next_state_h_{i}`` / ``next_state_c_{i}``.
-genkit.json's "text" entry holds the vocabulary and tokenizer. Temperature 0
+The export's step signature maps one token and the model's declared state to
+the next token's logits and the next state: inputs ``token`` (int32 [batch]),
+``position`` (int32 [batch], the token's index, where the model declares one)
+and each state tensor (any dtype and shape, as the signature declares them:
+an LSTM's ``state_h_{i}`` / ``state_c_{i}`` vectors, a transformer's key/value
+cache), zeros at the start; outputs ``logits`` [batch, vocab] and
+``next_{state}`` for each. genkit.json's "text" entry holds the vocabulary and
+tokenizer. Temperature 0
 is greedy decoding (the same text as ``genkit sample --temperature 0``); other
 temperatures sample with numpy's generator seeded by ``--seed`` (reproducible,
 but not the same draws as genkit's TensorFlow sampler).
@@ -83,6 +86,30 @@ def step_signature(document: dict) -> str:
     raise AppError(f"this export ({document.get('model')}) has no step signature (inputs token, state_*; output logits)")
 
 
+class StepDecoder:
+    """The step called one token at a time, its declared state (zeros of each input's dtype and shape at the start)
+    carried from call to call — as genkit.tasks.decoding.step_loop.StepDecoder."""
+
+    def __init__(self, model, inputs: dict):
+        self.model = model
+        self.takes_position = "position" in inputs
+        self.state = {
+            name: np.zeros((1, *spec["shape"][1:]), np.dtype(spec.get("dtype", "float32")))
+            for name, spec in inputs.items() if name not in ("token", "position")
+        }
+        self.position = 0
+
+    def __call__(self, token: int) -> np.ndarray:
+        """The logits [vocab] after reading ``token``."""
+        inputs = {"token": np.array([token], np.int32), **self.state}
+        if self.takes_position:
+            inputs["position"] = np.array([self.position], np.int32)
+        self.position += 1
+        outputs = self.model(**inputs)
+        self.state = {name: outputs[f"next_{name}"] for name in self.state}
+        return outputs["logits"][0]
+
+
 def choose_next(logits: np.ndarray, rng, temperature: float, top_k: int | None, top_p: float | None) -> int:
     """Greedy at temperature 0; else a draw from softmax(logits / T) kept to the top-k and the top-p nucleus.
 
@@ -125,24 +152,16 @@ def generate(folder, prompt: str, length: int, temperature: float = 1.0, top_k=N
         if end_id is None:
             raise AppError("--prompt: needs at least one token (the model has no end token to start from)")
         ids = [end_id]
-    states = {
-        key: np.zeros((1, *spec["shape"][1:]), np.float32) for key, spec in entry["inputs"].items() if key != "token"
-    }
+    decoder = StepDecoder(model, entry["inputs"])
     rng = np.random.default_rng(seed)
-    logits = None
-    for token in ids:
-        outputs = model(token=np.array([token], np.int32), **states)
-        logits = outputs["logits"][0]
-        states = {key: outputs[f"next_{key}"] for key in states}
-    generated = []
+    for token in ids[:-1]:
+        decoder(token)
+    token, generated = ids[-1], []
     for _ in range(length):
-        token = choose_next(logits, rng, temperature, top_k, top_p)
+        token = choose_next(decoder(token), rng, temperature, top_k, top_p)
         if token == end_id:
             break
         generated.append(token)
-        outputs = model(token=np.array([token], np.int32), **states)
-        logits = outputs["logits"][0]
-        states = {key: outputs[f"next_{key}"] for key in states}
     separator = tokenizer.joiner if generated and prompt else ""
     return prompt + separator + tokenizer.decode(generated)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from genkit.tasks.beam_search import beam_search, length_normalised, sample_sequences
+from genkit.tasks.decoding.graph_decoding import beam_search, length_normalised, sample_sequences
 
 # A first-order toy decoder over tokens 0 (the end), 1, 2, 3: row = the previous token, column = the next.
 # Greedy follows 1 (0.5 > 0.4) and then keeps choosing 1 (0.36 > 0.34 > 0.3) until it runs out of steps; the best

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import keras
@@ -12,21 +11,20 @@ import tensorflow as tf
 from genkit.errors import UserError
 from genkit.options import Option, non_negative_float, number, positive_int, probability, whole_number
 from genkit.registry import register_model
-from genkit.signatures import Endpoint, TensorDeclaration
+from genkit.signatures import Endpoint
 from genkit.models.captioner.caption_decoder import (
     BOUNDARY_ID, UNKNOWN_ID, build_initial_state_network, build_step_network, state_names,
 )
 from genkit.models.captioner.captioner_config import CaptionerConfig
-from genkit.tasks.beam_search import beam_search, sample_sequences
+from genkit.models.captioner.captioner_endpoints import (
+    captioner_endpoints, decode_step_inputs, decoding_declarations, decoding_example,
+)
+from genkit.tasks.decoding.graph_decoding import beam_search, sample_sequences
 from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.tasks.modality_encoders import image_grid_encoder
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.paired_task import ImageTextTask
 
-EVALUATION_BATCH = 128
-MAX_IMAGES_PER_REQUEST = 256
-MAX_BEAM_WIDTH = 64
-MAX_TEMPERATURE = 100.0
 DECODING_OPTIONS = (
     Option("beam_width", "captioners: beams of the search (1 is greedy; default: the model's)", whole_number(1), "K"),
     Option("length_penalty", "captioners: alpha of the beams' length normalisation", number(0.0, 5.0), "A"),
@@ -263,85 +261,24 @@ class Captioner(ImageTextTask):
             values["beam_width"] = 1
         return {d.name: np.full((count,), values[d.name], d.dtype) for d in self._decoding_declarations()}
 
-    # -- endpoints -----------------------------------------------------------------------------
+    # -- endpoints (captioner_endpoints.py) ------------------------------------------------------
 
     def _decoding_declarations(self):
-        return (
-            TensorDeclaration("beam_width", "parameter", "int32", (), (1, MAX_BEAM_WIDTH), description="1 is greedy"),
-            TensorDeclaration("length_penalty", "parameter", "float32", (), (0.0, 5.0), description="alpha of ((5 + length) / 6) ** alpha"),
-            TensorDeclaration("temperature", "parameter", "float32", (), (0.0, MAX_TEMPERATURE), description="0: beam search; > 0: sampling"),
-            TensorDeclaration("top_k", "parameter", "int32", (), (0, self.vocabulary_size), description="0: no top-k cut"),
-            TensorDeclaration("top_p", "parameter", "float32", (), (0.0, 1.0), description="1: no nucleus cut"),
-            TensorDeclaration("seed", "parameter", "int32", (), description="the same seed draws the same captions"),
-        )
+        return decoding_declarations(self.vocabulary_size)
 
     def endpoints(self) -> dict[str, Endpoint]:
         """Strings out for TF Serving (``serving_default``, ``caption_files``, ``caption``); the encoder and the one-step
         decoder for every format (``encode``, ``decode_step``: what an edge app loops over)."""
-        (images,) = [d for d in self.raw_declarations() if d.modality == "image"]
-        (files,) = [d for d in self.file_declarations() if d.modality == "file"]
-        captions = (
-            TensorDeclaration("captions", "text", "string", (), description="the caption of each image"),
-            TensorDeclaration("scores", "scores", "float32", (), description="its log-probability (nats, <= 0)"),
-        )
-        features = TensorDeclaration("features", "embedding", "float32", (self.cells, self.feature_width),
-                                     description="one feature per grid cell")
-        states = tuple(TensorDeclaration(name, "state", "float32", (self.units,)) for name in self.state_names)
-        token = TensorDeclaration(
-            "token", "tokens", "int32", (), (0, self.vocabulary_size - 1),
-            description="the previous word id (0: the caption's start; genkit.json 'caption')",
-        )
-        step_outputs = (
-            TensorDeclaration("logits", "logits", "float32", (self.vocabulary_size,)),
-            *(TensorDeclaration(f"next_{name}", "state", "float32", (self.units,)) for name in self.state_names),
-            TensorDeclaration("attention", "scores", "float32", (self.cells,), (0.0, 1.0), description="weights over the cells"),
-        )
-
-        def serve(images):
-            count, defaults = tf.shape(images)[0], self.decoding_defaults()
-            parameters = [tf.fill([count], tf.constant(defaults[d.name], d.dtype)) for d in self._decoding_declarations()]
-            return self.caption_images(images, *parameters)
-
-        def caption_files(data):
-            decoded = self.preprocessor.decode_files({f"{self.image_input}_bytes": data})[self.image_input]
-            return serve(decoded)
-
-        def encode(images):
-            features, states = self.encode_images(images)
-            return {"features": features, **dict(zip(self.state_names, states))}
-
-        def decode_step(token, features, *states):
-            logits, next_states, attention = self.decoder_step(token, features, list(states))
-            return {"logits": logits, **{f"next_{n}": s for n, s in zip(self.state_names, next_states)}, "attention": attention}
-
-        # The endpoints that decode a whole caption (a loop of up to max_length steps over up to 64 beams per
-        # image) take at most MAX_IMAGES_PER_REQUEST images per request.
-        bounded = {"edge": False, "max_rows": MAX_IMAGES_PER_REQUEST, "row_name": "images"}
-        return {
-            "serving_default": Endpoint("serving_default", serve, (images,), captions, **bounded),
-            "caption_files": Endpoint("caption_files", caption_files, (files,), captions, **bounded),
-            "caption": Endpoint("caption", self.caption_images, (images, *self._decoding_declarations()), captions, **bounded),
-            "encode": Endpoint("encode", encode, (images,), (features, *states)),
-            "decode_step": Endpoint("decode_step", decode_step, (token, features, *states), step_outputs),
-        }
+        return captioner_endpoints(self)
 
     def endpoint_inputs(self, endpoint: str, num_samples: int, seed: int, data=None) -> dict[str, np.ndarray]:
-        """``decode_step``'s features and states from one run of the encoder on example images."""
         if endpoint != "decode_step":
             return super().endpoint_inputs(endpoint, num_samples, seed, data)
-        images = super().example_input(self.raw_declarations()[0], num_samples, seed, data)
-        encoded = self.endpoints()["encode"].call({self.image_input: images})
-        token = np.random.default_rng(seed).integers(0, self.vocabulary_size, num_samples).astype(np.int32)
-        return {"token": token, **{name: encoded[name] for name in ["features", *self.state_names]}}
+        return decode_step_inputs(self, num_samples, seed, data)
 
     def example_input(self, declaration, num_samples: int, seed: int, data=None) -> np.ndarray:
-        parameters = self.default_decoding(num_samples, seed=seed)
-        if declaration.name in parameters:
-            if declaration.name == "beam_width":  # greedy, the default width and a wider search in turn
-                return np.array([(1, self.beam_width, 4)[i % 3] for i in range(num_samples)], np.int32)
-            if declaration.name == "temperature":
-                return np.array([(0.0, 0.0, 0.0, 1.0)[i % 4] for i in range(num_samples)], np.float32)
-            return parameters[declaration.name]
+        if declaration.name in self.decoding_defaults():
+            return decoding_example(self, declaration, num_samples, seed)
         return super().example_input(declaration, num_samples, seed, data)
 
     # -- samples -------------------------------------------------------------------------------
@@ -349,45 +286,19 @@ class Captioner(ImageTextTask):
     def generate_samples(self, num_samples: int, seed: int = 0, images=None, attention_out=None, **options):
         """A caption (and its score) for every one of ``images`` (files; ``num_samples`` does not cut them), decoded
         as the options say: beam search of the model's width by default, ``temperature`` 0 greedy, above 0 sampled."""
+        from genkit.models.captioner.captioner_samples import caption_files
+
         decoding = {name: options.pop(name, None) for name in ("beam_width", "length_penalty", "temperature", "top_k", "top_p")}
         self.check_options("sampling", {"images": images, "attention_out": attention_out, **decoding, **options})
         if not images:
             raise UserError("--images: required for a captioner (PNG or JPEG files to caption)")
-        from genkit.data.image_files import read_image_bytes
-
-        paths = list(images)
-        files = tf.constant(read_image_bytes(paths, "--images"))
-        pixels = self.preprocessor.decode_files({f"{self.image_input}_bytes": files})[self.image_input].numpy()
-        results = self.caption_arrays(pixels, seed=seed, **decoding)
-        samples = [
-            {"image": str(path), "caption": caption, "score": round(float(score), 6)}
-            for path, caption, score in zip(paths, results["captions"], results["scores"])
-        ]
-        if attention_out:
-            from genkit.models.captioner.attention_maps import write_attention_maps
-
-            for sample, image, words, attention in zip(samples, pixels, results["words"], results["attention"]):
-                sample["attention_maps"] = write_attention_maps(
-                    Path(attention_out), sample["image"], np.round(image * 255).astype(np.uint8), words, attention,
-                )
-        return samples
+        return caption_files(self, list(images), seed, attention_out, decoding)
 
     def caption_arrays(self, images: np.ndarray, seed: int = 0, **decoding) -> dict:
         """Captions, scores, words and attention [words, cells] of images (float in [0, 1], or uint8), in batches."""
-        function = tf.function(self.decode, reduce_retracing=True)
-        captions, scores, words, attention = [], [], [], []
-        for start in range(0, len(images), EVALUATION_BATCH):
-            batch = _unit_range(images[start : start + EVALUATION_BATCH])
-            parameters = self.default_decoding(len(batch), seed=seed + start, **decoding)
-            tokens, lengths, log_probabilities, traces = function(tf.constant(batch), **parameters)
-            for row, length in enumerate(lengths.numpy()):
-                ids = tokens[row, :length].numpy()
-                row_words = [self.preprocessor.vocabulary[i - 2] for i in ids]
-                words.append(row_words)
-                captions.append(" ".join(row_words))
-                attention.append(traces[row, :length].numpy())
-            scores.extend(log_probabilities.numpy().tolist())
-        return {"captions": captions, "scores": scores, "words": words, "attention": attention}
+        from genkit.models.captioner.captioner_samples import caption_arrays
+
+        return caption_arrays(self, images, seed, decoding)
 
     def samples_text(self, samples) -> str:
         return "".join(f"{sample['image']}: {sample['caption']}\n" for sample in samples)
@@ -397,90 +308,26 @@ class Captioner(ImageTextTask):
 
         write_json(Path(path), {"captions": samples})
 
-    # -- explanations --------------------------------------------------------------------------
+    # -- explanations, evaluation, export cost (each in its own file) -----------------------------
 
     def explanation_methods(self):
         """Adds ``attention``: where the decoder looks in the image for each word of its caption."""
-        from genkit.tasks.explanations import ExplanationMethod
+        from genkit.models.captioner.captioner_explanations import attention_explanation
 
-        methods = super().explanation_methods()
-        methods["attention"] = ExplanationMethod(
-            "attention", "each caption word's attention over the image grid, for test images", self._explain_attention,
-        )
-        return methods
-
-    MAX_EXPLAINED_WORDS = 8
-
-    def _explain_attention(self, data, num_samples, seed):
-        from genkit.models.captioner.attention_maps import MAP_SIZE, attention_image
-        from genkit.tasks.explanations import Figure, image_table_figure
-
-        test = data.split(data.scored_split)
-        images = np.asarray(test[self.image_input][: min(num_samples, 6)])
-        pixels = np.round(_unit_range(images) * 255).astype(np.uint8)
-        results = self.caption_arrays(images, seed=seed)
-        columns = 1 + self.MAX_EXPLAINED_WORDS
-        table = np.zeros((len(images), columns, MAP_SIZE, MAP_SIZE, 3), np.float32)
-        titles = [[""] * columns for _ in images]
-        for row, (image, words, attention) in enumerate(zip(pixels, results["words"], results["attention"])):
-            table[row, 0] = attention_image(image, np.ones(attention.shape[-1], np.float32)) / 255.0
-            titles[row][0] = "image"
-            for column, (word, weights) in enumerate(zip(words[: self.MAX_EXPLAINED_WORDS], attention), start=1):
-                table[row, column] = attention_image(image, weights) / 255.0
-                titles[row][column] = word
-        references = [refs[0] for refs in test[self.text_input][: len(images)]]
-        return [Figure(
-            name="caption_attention", title="caption attention", method="attention",
-            description=(f"Test images captioned by beam search (width {self.beam_width}); beside each image, every word of its "
-                         "caption with the image darkened where the decoder's attention over the grid cells is low. "
-                         f"Names of these images: {'; '.join(references)}."),
-            png=image_table_figure("caption attention (lit: where each word looks)", table,
-                                   [f"{index + 1}" for index in range(len(images))], cell_titles=titles),
-            arrays={"images": pixels, **{f"attention_{index}": np.asarray(a) for index, a in enumerate(results["attention"])}},
-        )]
-
-    # -- evaluation ----------------------------------------------------------------------------
+        return {**super().explanation_methods(), "attention": attention_explanation(self)}
 
     def caption_perplexity(self, images: np.ndarray, references) -> float:
         """exp of the mean cross-entropy per predicted token (words and ends) over every reference of every image."""
-        rows = [(index, text) for index, texts in enumerate(references) for text in texts]
-        function = tf.function(self.teacher_forced, reduce_retracing=True)
-        total, count = 0.0, 0.0
-        for start in range(0, len(rows), EVALUATION_BATCH):
-            chunk = rows[start : start + EVALUATION_BATCH]
-            batch_images = _unit_range(images[[index for index, _ in chunk]])
-            ids = self.preprocessor.tokenize(tf.constant([text for _, text in chunk]))
-            _, _, token_losses, mask = function(tf.constant(batch_images), ids)
-            total += float(tf.reduce_sum(token_losses))
-            count += float(tf.reduce_sum(mask))
-        return math.exp(total / max(count, 1.0))
+        from genkit.models.captioner.captioner_evaluation import caption_perplexity
+
+        return caption_perplexity(self, images, references)
 
     def evaluation_metrics(self, data, num_samples=None, seed: int = 0, beam_width=None, length_penalty=None, **options) -> dict:
         """BLEU-1..4, CIDEr-D, perplexity, exact captions and vocabulary use on the test split, with two floors."""
-        from genkit.evaluation.caption_metrics import caption_metrics
-        from genkit.evaluation.caption_floors import constant_caption, nearest_neighbour_captions
+        from genkit.models.captioner.captioner_evaluation import caption_evaluation
 
         self.check_options("evaluation", {"beam_width": beam_width, "length_penalty": length_penalty, **options})
-        split = data.scored_split
-        test = data.split(split)
-        count = len(test[self.image_input]) if num_samples is None else min(num_samples, len(test[self.image_input]))
-        images, references = test[self.image_input][:count], [list(refs) for refs in test[self.text_input][:count]]
-        generated = self.caption_arrays(images, seed=seed, beam_width=beam_width, length_penalty=length_penalty)
-        train = data.split("train")
-        metrics = {
-            "examples": count, "split": split,
-            "beam_width": beam_width or self.beam_width,
-            **caption_metrics(references, generated["captions"]),
-            "perplexity": self.caption_perplexity(images, references),
-        }
-        floors = {
-            "constant": [constant_caption(train[self.text_input])] * count,
-            "nearest_neighbour": nearest_neighbour_captions(train[self.image_input], train[self.text_input], images),
-        }
-        for floor, captions in floors.items():
-            for key, value in caption_metrics(references, captions).items():
-                metrics[f"floor_{floor}_{key}"] = value
-        return metrics
+        return caption_evaluation(self, data, num_samples, seed, beam_width, length_penalty)
 
     # -- export --------------------------------------------------------------------------------
 
@@ -497,59 +344,12 @@ class Captioner(ImageTextTask):
         }
 
     def export_quality(self, endpoint: str, run_export, data=None, num_samples: int = 1000, seed: int = 0) -> dict:
-        """Greedy captions of the test images with the export in place of Keras' ``encode`` or ``decode_step``:
-        BLEU-4 and CIDEr-D against Keras' own greedy captions' scores, and the share of identical captions."""
+        """Greedy captions with the export in place of Keras' ``encode`` or ``decode_step`` (captioner_export_cost)."""
         if endpoint not in ("encode", "decode_step"):
             return super().export_quality(endpoint, run_export, data=data, num_samples=num_samples, seed=seed)
-        if data is None:
-            return {"skipped": "the run's data is not available here"}
-        from genkit.evaluation.caption_metrics import caption_metrics
-        from genkit.evaluation.export_cost import endpoint_runner
+        from genkit.models.captioner.captioner_export_cost import step_export_quality
 
-        split = data.scored_split
-        test = data.split(split)
-        images = _unit_range(test[self.image_input][:num_samples])
-        references = [list(refs) for refs in test[self.text_input][: len(images)]]
-        keras_encode, keras_step = endpoint_runner(self, "encode"), endpoint_runner(self, "decode_step")
-        runners = {"encode": keras_encode, "decode_step": keras_step, endpoint: run_export}
-        keras_captions = self.greedy_with(keras_encode, keras_step, images)
-        export_captions = self.greedy_with(runners["encode"], runners["decode_step"], images)
-        keras_scores, export_scores = caption_metrics(references, keras_captions), caption_metrics(references, export_captions)
-        agreement = float(np.mean([a == b for a, b in zip(keras_captions, export_captions)]))
-        return {
-            "metric": "greedy captions' BLEU-4 and CIDEr-D", "num_samples": len(images),
-            **{f"keras_{k}": keras_scores[k] for k in ("bleu_4", "cider_d")},
-            **{f"export_{k}": export_scores[k] for k in ("bleu_4", "cider_d")},
-            "bleu_4_delta": export_scores["bleu_4"] - keras_scores["bleu_4"],
-            "cider_d_delta": export_scores["cider_d"] - keras_scores["cider_d"],
-            "agreement": agreement,
-            "summary": f"CIDEr-D {export_scores['cider_d'] - keras_scores['cider_d']:+.4f}, same captions {agreement:.3f}",
-        }
-
-    def greedy_with(self, run_encode, run_step, images: np.ndarray, batch_size: int = 64) -> list[str]:
-        """Greedy captions with ``run_encode`` / ``run_step`` (``{input: array} -> {output: array}``, e.g. an export)."""
-        vocabulary = self.preprocessor.vocabulary
-        captions = []
-        for start in range(0, len(images), batch_size):
-            encoded = run_encode({self.image_input: images[start : start + batch_size]})
-            features = encoded["features"]
-            states = {name: encoded[name] for name in self.state_names}
-            token = np.full(len(features), BOUNDARY_ID, np.int32)
-            words = [[] for _ in range(len(features))]
-            done = np.zeros(len(features), bool)
-            for _ in range(self.max_length):
-                outputs = run_step({"token": token, "features": features, **states})
-                logits = np.array(outputs["logits"], np.float64)
-                logits[:, UNKNOWN_ID] = -np.inf
-                token = np.argmax(logits, axis=1).astype(np.int32)
-                for row in np.flatnonzero(~done & (token != BOUNDARY_ID)):
-                    words[row].append(vocabulary[token[row] - 2])
-                done |= token == BOUNDARY_ID
-                states = {name: outputs[f"next_{name}"] for name in self.state_names}
-                if done.all():
-                    break
-            captions += [" ".join(row) for row in words]
-        return captions
+        return step_export_quality(self, endpoint, run_export, data, num_samples)
 
     def get_config(self):
         return {
@@ -573,7 +373,3 @@ class Captioner(ImageTextTask):
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
 
-
-def _unit_range(images: np.ndarray) -> np.ndarray:
-    """float32 images in [0, 1] of uint8 (or already float) images."""
-    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)

@@ -1,6 +1,6 @@
 from genkit.models.language_model.char_lstm import CharLSTM
 from genkit.models.language_model.char_lstm_config import CharLSTMConfig
-from genkit.models.language_model.language_model import LanguageModel
+from genkit.models.language_model.recurrent_language_model import RecurrentLanguageModel
 from genkit.models.language_model.language_model_config import LanguageModelConfig
 from genkit.models.language_model.language_model_network import build_language_model_network
 from genkit.models.language_model.word_lstm import WordLSTM

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from genkit.models.language_model.char_lstm_config import CharLSTMConfig
-from genkit.models.language_model.language_model import LanguageModel
+from genkit.models.language_model.recurrent_language_model import RecurrentLanguageModel
 from genkit.registry import register_model
 
 
@@ -15,7 +15,7 @@ from genkit.registry import register_model
     train_defaults={"epochs": 2, "batch_size": 64},
     tiny_overrides=["units=16", "embedding_dim=8", "sequence_length=16", "dropout=0.1"],
 )
-class CharLSTM(LanguageModel):
-    """A :class:`LanguageModel` over characters (Unicode code points)."""
+class CharLSTM(RecurrentLanguageModel):
+    """A :class:`RecurrentLanguageModel` over characters (Unicode code points)."""
 
     default_length = 200

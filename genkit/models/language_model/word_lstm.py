@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genkit.models.language_model.language_model import LanguageModel
+from genkit.models.language_model.recurrent_language_model import RecurrentLanguageModel
 from genkit.models.language_model.word_lstm_config import WordLSTMConfig
 from genkit.registry import register_model
 
@@ -15,7 +15,7 @@ from genkit.registry import register_model
     train_defaults={"epochs": 2, "batch_size": 64},
     tiny_overrides=["units=16", "embedding_dim=8", "sequence_length=8", "max_vocabulary=200", "layers=2", "cell=gru"],
 )
-class WordLSTM(LanguageModel):
-    """A :class:`LanguageModel` over words and punctuation marks."""
+class WordLSTM(RecurrentLanguageModel):
+    """A :class:`RecurrentLanguageModel` over words and punctuation marks."""
 
     default_length = 50

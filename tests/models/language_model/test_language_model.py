@@ -16,7 +16,7 @@ from genkit.config import TrainConfig, parse_overrides
 from genkit.data.text_corpus import load_text_corpus
 from genkit.data.text_tokenizer import WORD_PATTERN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
-from genkit.tasks.token_sampling import choose_next, filter_logits
+from genkit.tasks.decoding.token_sampling import choose_next, filter_logits
 from genkit.registry import get_model_entry
 from genkit.runtime.trainer import Trainer
 from genkit.runtime.training_checkpoint import TrainingCheckpoint

@@ -1,16 +1,18 @@
 """Beam search and sampled decoding in a TensorFlow graph, over any one-step decoder.
 
 A decoder is a function ``step(tokens [M], states) -> (logits [M, V], next states, trace [M, K])``
-where ``states`` is a list of per-row tensors (recurrent states, and anything per row the step reads, such as
-image features) and ``trace`` is recorded per step for the chosen sequence (attention weights; zeros [M, 1] when
-there is nothing to record). Every sequence starts from ``boundary_id`` and ends when it emits it.
+where ``states`` is a list of per-row tensors (recurrent states, a key/value cache and its position, and anything
+per row the step reads, such as image features) and ``trace`` is recorded per step for the chosen sequence (attention
+weights; zeros [M, 1] when there is nothing to record). A sequence starts from ``start_tokens`` (the last token of a
+prompt, whose earlier tokens are already in ``states``) or else from ``boundary_id``, and ends when it emits
+``boundary_id``.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from genkit.tasks.token_sampling import choose_next
+from genkit.tasks.decoding.token_sampling import choose_next
 
 NEGATIVE_INFINITY = float("-inf")
 
@@ -30,8 +32,8 @@ def _banned(log_probabilities, banned_ids):
     return tf.where(mask[None, :], NEGATIVE_INFINITY, log_probabilities)
 
 
-def beam_search(step, states, beam_width, max_length: int, length_penalty, boundary_id: int = 0, banned_ids=(),
-                trace_size: int = 1):
+def beam_search(step, states, beam_width, max_length, length_penalty, boundary_id: int = 0, banned_ids=(),
+                trace_size: int = 1, start_tokens=None):
     """The best sequence of each row by beam search.
 
     Args:
@@ -43,6 +45,7 @@ def beam_search(step, states, beam_width, max_length: int, length_penalty, bound
         max_length: steps at most (the boundary token counts as one).
         length_penalty: float32 [N], Wu et al.'s alpha used to rank the finished beams (0: by log-probability).
         banned_ids: tokens never chosen (e.g. an unknown-word id).
+        start_tokens: int32 [N], the first token each row reads (default: ``boundary_id``).
 
     Returns ``(tokens int32 [N, max_length], lengths int32 [N], log_probabilities float32 [N], traces float32
     [N, max_length, trace_size])``: ``lengths`` counts the tokens before the boundary; ``tokens`` hold the boundary
@@ -59,7 +62,8 @@ def beam_search(step, states, beam_width, max_length: int, length_penalty, bound
     steps_taken = tf.zeros([batch, beams], tf.int32)
     history = tf.fill([batch, beams, max_length], boundary_id)
     traces = tf.zeros([batch, beams, max_length, trace_size])
-    tokens = tf.fill([rows], boundary_id)
+    tokens = _start(start_tokens, batch, boundary_id)
+    tokens = tf.repeat(tokens, beams, axis=0)
     positions = tf.range(max_length)
 
     def body(t, tokens, states, scores, finished, steps_taken, history, traces):
@@ -109,15 +113,21 @@ def _unknown_sizes(loop_variables):
     )
 
 
-def sample_sequences(step, states, temperature, top_k, top_p, seed, max_length: int, boundary_id: int = 0,
-                     banned_ids=(), trace_size: int = 1):
+def _start(start_tokens, batch, boundary_id):
+    return tf.fill([batch], boundary_id) if start_tokens is None else tf.cast(start_tokens, tf.int32)
+
+
+def sample_sequences(step, states, temperature, top_k, top_p, seed, max_length, boundary_id: int = 0,
+                     banned_ids=(), trace_size: int = 1, start_tokens=None):
     """One sequence per row drawn token by token (temperature / top-k / top-p per row; temperature 0 is greedy).
 
-    Returns what :func:`beam_search` returns; the log-probabilities are of the untempered model.
+    ``max_length`` may be a tensor. The draw of step ``t`` is seeded by (``seed``, ``t``): the same seed, step and
+    logits give the same token. Returns what :func:`beam_search` returns; the log-probabilities are of the
+    untempered model.
     """
     batch = tf.shape(temperature)[0]
     seed = tf.cast(seed[0] if seed.shape.rank else seed, tf.int32)
-    tokens = tf.fill([batch], boundary_id)
+    tokens = _start(start_tokens, batch, boundary_id)
     log_probability = tf.zeros([batch])
     finished = tf.zeros([batch], tf.bool)
     history = tf.TensorArray(tf.int32, size=max_length, element_shape=[None])

@@ -7,44 +7,28 @@ import math
 import numpy as np
 
 from genkit.evaluation.export_cost import endpoint_runner
+from genkit.tasks.decoding.step_loop import StepDecoder, log_softmax, zero_state
 
 STREAMS = 32
 GREEDY_PROMPTS = 4
 GREEDY_LENGTH = 64
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    logits = np.asarray(logits, np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def _zero_states(model, batch: int) -> dict:
-    return {name: np.zeros((batch, model.units), np.float32) for name in model.state_names}
+def _decoder(model, run_step, batch: int) -> StepDecoder:
+    return StepDecoder(run_step, zero_state(model.state_declarations(), batch), position=0 if model.step_takes_position else None)
 
 
 def _cross_entropy(model, run_step, inputs: np.ndarray, targets: np.ndarray) -> float:
     """Summed cross-entropy (nats) of ``targets`` [streams, steps] given ``inputs``, state carried along."""
-    states, total = _zero_states(model, len(inputs)), 0.0
-    for t in range(inputs.shape[1]):
-        outputs = run_step({"token": inputs[:, t], **states})
-        total -= float(np.take_along_axis(_log_softmax(outputs["logits"]), targets[:, t : t + 1], axis=1).sum())
-        states = {name: outputs[f"next_{name}"] for name in model.state_names}
-    return total
+    logits = _decoder(model, run_step, len(inputs)).read(inputs)
+    return -sum(float(np.take_along_axis(log_softmax(step), targets[:, t : t + 1], axis=1).sum())
+                for t, step in enumerate(logits))
 
 
 def _greedy(model, run_step, prompt_ids: list[int], length: int) -> list[int]:
-    states = _zero_states(model, 1)
-    for token in prompt_ids:
-        outputs = run_step({"token": np.array([token], np.int32), **states})
-        states = {name: outputs[f"next_{name}"] for name in model.state_names}
-    generated = []
-    for _ in range(length):
-        token = int(np.argmax(outputs["logits"][0]))
-        generated.append(token)
-        outputs = run_step({"token": np.array([token], np.int32), **states})
-        states = {name: outputs[f"next_{name}"] for name in model.state_names}
-    return generated
+    decoder = _decoder(model, run_step, 1)
+    decoder.read(np.array([prompt_ids[:-1]], np.int32))
+    return decoder.greedy([prompt_ids[-1]], length)[0]
 
 
 def step_export_quality(model, run_export, data, num_samples: int, seed: int) -> dict:
