@@ -34,6 +34,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
+class _VersionAction(argparse.Action):
+    """``genkit --version``: the versions of genkit and of the libraries it runs on (TensorFlow is imported only
+    now, quietly: parsing any other command line stays free of it)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from genkit.versions import version_text
+
+        _quiet_tensorflow()
+        print(version_text())
+        parser.exit(0)
+
+
 # exporters.FORMAT_CHOICES and exporters.QUANTIZATIONS (not imported here: the parser stays free of TensorFlow).
 EXPORT_FORMATS = ("savedmodel", "tflite", "onnx", "all")
 EXPORT_QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -276,6 +291,9 @@ def _add_info_command(commands) -> None:
 def build_parser(with_family_options: bool = True) -> argparse.ArgumentParser:
     """The ``genkit`` parser; ``with_family_options`` loads the model registry for sample/evaluate flags."""
     parser = _Parser(prog="genkit", description="Train, sample and inspect generative models.")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the versions of genkit, TensorFlow, Keras and the export libraries",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     listing = commands.add_parser("list", help="list the registered models")

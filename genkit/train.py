@@ -1,7 +1,14 @@
-"""``genkit train``: resolve the config, load the data, train under a strategy, write the run folder."""
+"""``genkit train``: resolve the config, load the data, train under a strategy, write the run folder.
+
+:func:`train` is a pipeline of named steps over one :class:`TrainingRun`, which carries the model's
+entry and configs from the first step to the last: ``plan_run`` (the configs resolved, or a resumed
+run's read back) -> ``choose_strategy`` -> ``load_data`` -> ``check_run_folder`` -> ``build_model``
+-> ``open_run_folder`` -> ``restore`` -> ``fit`` -> ``finalize``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -79,6 +86,44 @@ def _resumed_config(entry, run: RunFolder, file_values, overrides, flags):
     return model_config, train_config
 
 
+@dataclasses.dataclass
+class TrainingRun:
+    """One ``genkit train`` session on its way through the steps of :func:`train`.
+
+    :func:`plan_run` sets what the command asked for (the model, its resolved configs, the run folder); each
+    later step fills in what it makes (the strategy, the data, the model, the checkpoint, how training went).
+    """
+
+    entry: ModelEntry
+    model_config: Any
+    train_config: TrainConfig
+    run: RunFolder
+    resume: bool
+    verbose: int
+    strategy: Any = None
+    chief: bool = True
+    data: Any = None
+    model: Any = None
+    steps_per_epoch: int = 0
+    checkpoint: Any = None
+    initial_position: tuple[int, int] = (0, 0)  # (epoch, step_in_epoch) that training starts from
+    trainer: Any = None
+    stop_reason: str = ""
+
+    @property
+    def resolved(self) -> dict:
+        """config.json: the model's name, its completed config and the train section."""
+        return {"model": self.entry.name, "config": self.model_config.to_dict(), "train": self.train_config.to_dict()}
+
+    def dataset(self, epoch: int):
+        """The training batches of ``epoch`` (shuffled by the run's seed and the epoch)."""
+        config = self.train_config
+        return self.model.training_dataset(self.data, config.batch_size, config.seed * 1000 + epoch)
+
+    def result(self) -> TrainingResult:
+        return TrainingResult(run_dir=self.run.path, model=self.model, stop_reason=self.stop_reason, is_chief=self.chief)
+
+
 def train(
     model_name: str,
     config_file: str | Path | None = None,
@@ -99,6 +144,24 @@ def train(
     ``None`` means "not given". ``overrides`` are ``--set key=value`` strings
     or a mapping.
     """
+    state = plan_run(model_name, config_file, overrides, out, resume, verbose, flags)
+    choose_strategy(state)  # first: the strategy must be made before TensorFlow touches a device
+    load_data(state)
+    check_run_folder(state)
+    with training_session(state) as lock:
+        build_model(state)
+        open_run_folder(state, lock)
+        restore(state)
+        fit(state)
+        if state.chief:
+            finalize(state)
+    if state.verbose and state.chief:
+        print(f"genkit: run folder {state.run.path} ({state.stop_reason})")
+    return state.result()
+
+
+def plan_run(model_name: str, config_file, overrides, out, resume: bool, verbose: int, flags: dict) -> TrainingRun:
+    """The model's entry, its config and train config resolved (or a resumed run's, read back), the run folder."""
     entry = get_model_entry(model_name)
     unknown = sorted(set(flags) - set(TrainConfig.field_names()))
     if unknown:
@@ -116,103 +179,127 @@ def train(
         model_config, train_config = resolve_config(entry, file_values, override_values, flags, source)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         run = RunFolder(out or DEFAULT_OUTPUT_ROOT / f"{entry.name}-{stamp}")
+    return TrainingRun(entry, model_config, train_config, run, resume, verbose)
 
-    return _run(entry, model_config, train_config, run, resume, verbose)
 
+def choose_strategy(state: TrainingRun) -> None:
+    """The distribution strategy of ``train.strategy``; whether this worker is the chief (the run folder's writer)."""
+    from genkit.runtime.strategy import is_chief, make_strategy
 
-def _run(entry: ModelEntry, model_config, train_config: TrainConfig, run: RunFolder, resume: bool, verbose: int):
-    # The strategy comes first: it must be made before TensorFlow touches a device.
-    from genkit.runtime.strategy import describe_strategy, is_chief, make_strategy
-
-    strategy = make_strategy(
-        train_config.strategy, train_config.devices, cluster=train_config.cluster,
-        cluster_port=train_config.cluster_port, collective_timeout=train_config.collective_timeout,
+    config = state.train_config
+    state.strategy = make_strategy(
+        config.strategy, config.devices, cluster=config.cluster,
+        cluster_port=config.cluster_port, collective_timeout=config.collective_timeout,
     )
+    state.chief = is_chief(state.strategy)
+    state.verbose = state.verbose if state.chief else 0
 
+
+def load_data(state: TrainingRun) -> None:
+    """The training data, and the model config completed by it (an image shape, a vocabulary)."""
+    state.data, state.model_config = state.entry.model_class.prepare_data(state.model_config, state.train_config)
+    replicas, batch_size = state.strategy.num_replicas_in_sync, state.train_config.batch_size
+    if batch_size % replicas:
+        raise UserError(f"--batch-size {batch_size}: must be divisible by the {replicas} replicas of the strategy")
+
+
+@contextlib.contextmanager
+def training_session(state: TrainingRun):
+    """The run folder's lock (taken by :func:`open_run_folder`) and the dtype policy of ``train.mixed_precision``,
+    both given back however training ends."""
     import keras
 
-    from genkit.atomic import temporary_directory
-    from genkit.runtime.callbacks import MetricsHistory
     from genkit.runtime.run_lock import RunFolderLock
-    from genkit.runtime.tensorboard_logs import TensorBoardLogs
-    from genkit.runtime.trainer import Trainer, steps_in_epoch
-    from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
-    data, model_config = entry.model_class.prepare_data(model_config, train_config)
-    replicas = strategy.num_replicas_in_sync
-    if train_config.batch_size % replicas:
-        raise UserError(
-            f"--batch-size {train_config.batch_size}: must be divisible by the {replicas} replicas of the strategy"
-        )
-
-    chief = is_chief(strategy)
-    _check_run_folder(run, resume, chief, train_config.epochs)
-    resolved = {"model": entry.name, "config": model_config.to_dict(), "train": train_config.to_dict()}
-
-    policy = "float32" if train_config.mixed_precision == "none" else train_config.mixed_precision
-    lock = RunFolderLock(run.path, f"genkit train {entry.name}")  # the chief is the run folder's one writer
+    policy = "float32" if state.train_config.mixed_precision == "none" else state.train_config.mixed_precision
+    lock = RunFolderLock(state.run.path, f"genkit train {state.entry.name}")  # the chief is the run folder's one writer
     try:
-        keras.mixed_precision.set_dtype_policy(policy)  # float32 again in the finally, however training ends
-        keras.utils.set_random_seed(train_config.seed)  # the same initial weights for the same seed
-        with strategy.scope():
-            model = entry.model_class.from_hyperparameters(model_config)
-            model.compile_for_training(model_config, seed=train_config.seed)
-
-        def make_dataset(epoch: int):
-            return model.training_dataset(data, train_config.batch_size, train_config.seed * 1000 + epoch)
-
-        # Checked before the run folder is written: a bad value leaves nothing behind.
-        steps_per_epoch = steps_in_epoch(make_dataset(0), train_config.batch_size, data.name)
-        if chief:
-            run.path.mkdir(parents=True, exist_ok=True)
-            lock.acquire()
-            run.metadata_path.unlink(missing_ok=True)  # in progress again: incomplete until finalized
-            run.write_config(resolved)
-
-        checkpoint_dir = run.checkpoint_dir if chief else temporary_directory("genkit-worker-checkpoints-")
-        checkpoint = TrainingCheckpoint(model, checkpoint_dir, train_config.checkpoints_to_keep, is_chief=chief)
-        initial_epoch, initial_step = checkpoint.restore_latest(run.checkpoint_dir) if resume else (0, 0)
-        verbose = verbose if chief else 0
-        if resume and chief and checkpoint.latest is None:  # killed before its first checkpoint
-            print(f"genkit: no checkpoint in {run.checkpoint_dir} yet; training {run.path} from the start", file=sys.stderr)
-        elif verbose and resume:
-            print(f"genkit: resuming {run.path} at epoch {initial_epoch + 1}, step {initial_step}")
-
-        callbacks = []
-        if chief:  # only the chief writes the run folder, its logs included
-            callbacks = [
-                *model.training_callbacks(run, train_config.num_sample_images, train_config.seed),
-                MetricsHistory(run.history_path, train_config.batch_size),
-                # Instead of keras.callbacks.TensorBoard (epoch scalars only); last, so that it finds the
-                # epoch's samples the model's callbacks wrote.
-                TensorBoardLogs(
-                    run.logs_dir, run.samples_dir, _hyperparameters(resolved), run.path.name, train_config.batch_size,
-                    log_every_steps=train_config.log_every_steps, histograms=train_config.histograms,
-                ),
-            ]
-
-        trainer = Trainer(
-            model, strategy, checkpoint, jit=train_config.jit, autotune=not getattr(data, "in_memory", False),
-            time_limit_seconds=train_config.time_limit * 60 if train_config.time_limit else None,
-            checkpoint_every=train_config.checkpoint_every,
-            checkpoint_seconds=train_config.checkpoint_minutes * 60 if train_config.checkpoint_minutes else None,
-        )
-        stop_reason = trainer.fit(
-            make_dataset, train_config.epochs, steps_per_epoch, callbacks,
-            initial_epoch=initial_epoch, initial_step=initial_step, verbose=verbose,
-            log_every_seconds=train_config.log_every_seconds, batch_size=train_config.batch_size,
-        )
-        checkpoint.close()
-        if chief:
-            training = _training_record(trainer, checkpoint, stop_reason, train_config.batch_size, model.example_unit)
-            training["strategy"] = describe_strategy(strategy)
-            _finalize(entry, model_config, train_config, run, model, data, training, resolved)
+        keras.mixed_precision.set_dtype_policy(policy)
+        yield lock
     finally:
         lock.release()
         keras.mixed_precision.set_dtype_policy("float32")
-    if verbose and chief:
-        print(f"genkit: run folder {run.path} ({stop_reason})")
-    return TrainingResult(run_dir=run.path, model=model, stop_reason=stop_reason, is_chief=chief)
+
+
+def build_model(state: TrainingRun) -> None:
+    """The model and its optimizers, built under the strategy from the run's seed; the steps of an epoch."""
+    import keras
+
+    from genkit.runtime.trainer import steps_in_epoch
+
+    keras.utils.set_random_seed(state.train_config.seed)  # the same initial weights for the same seed
+    with state.strategy.scope():
+        state.model = state.entry.model_class.from_hyperparameters(state.model_config)
+        state.model.compile_for_training(state.model_config, seed=state.train_config.seed)
+    # Checked before the run folder is written: a bad value leaves nothing behind.
+    state.steps_per_epoch = steps_in_epoch(state.dataset(0), state.train_config.batch_size, state.data.name)
+
+
+def open_run_folder(state: TrainingRun, lock) -> None:
+    """The chief makes the run folder, takes its lock and writes config.json (the run is incomplete again)."""
+    if not state.chief:
+        return
+    state.run.path.mkdir(parents=True, exist_ok=True)
+    lock.acquire()
+    state.run.metadata_path.unlink(missing_ok=True)  # in progress again: incomplete until finalized
+    state.run.write_config(state.resolved)
+
+
+def restore(state: TrainingRun) -> None:
+    """The training checkpoint; a resumed run restores its newest one (none yet: it trains from the start)."""
+    from genkit.atomic import temporary_directory
+    from genkit.runtime.training_checkpoint import TrainingCheckpoint
+
+    run = state.run
+    directory = run.checkpoint_dir if state.chief else temporary_directory("genkit-worker-checkpoints-")
+    state.checkpoint = TrainingCheckpoint(state.model, directory, state.train_config.checkpoints_to_keep, is_chief=state.chief)
+    state.initial_position = state.checkpoint.restore_latest(run.checkpoint_dir) if state.resume else (0, 0)
+    if state.resume and state.chief and state.checkpoint.latest is None:  # killed before its first checkpoint
+        print(f"genkit: no checkpoint in {run.checkpoint_dir} yet; training {run.path} from the start", file=sys.stderr)
+    elif state.verbose and state.resume:
+        epoch, step = state.initial_position
+        print(f"genkit: resuming {run.path} at epoch {epoch + 1}, step {step}")
+
+
+def fit(state: TrainingRun) -> None:
+    """Trains to the planned epochs (or a stop: the time limit, a signal); the checkpoint is closed after."""
+    from genkit.runtime.trainer import Trainer
+
+    config = state.train_config
+    state.trainer = Trainer(
+        state.model, state.strategy, state.checkpoint, jit=config.jit,
+        autotune=not getattr(state.data, "in_memory", False),
+        time_limit_seconds=config.time_limit * 60 if config.time_limit else None,
+        checkpoint_every=config.checkpoint_every,
+        checkpoint_seconds=config.checkpoint_minutes * 60 if config.checkpoint_minutes else None,
+    )
+    epoch, step = state.initial_position
+    state.stop_reason = state.trainer.fit(
+        state.dataset, config.epochs, state.steps_per_epoch, _callbacks(state),
+        initial_epoch=epoch, initial_step=step, verbose=state.verbose,
+        log_every_seconds=config.log_every_seconds, batch_size=config.batch_size,
+    )
+    state.checkpoint.close()
+
+
+def _callbacks(state: TrainingRun) -> list:
+    """What the chief writes while training: the model's own callbacks, history.json, the TensorBoard logs."""
+    from genkit.runtime.callbacks import MetricsHistory
+    from genkit.runtime.tensorboard_logs import TensorBoardLogs
+
+    if not state.chief:  # only the chief writes the run folder, its logs included
+        return []
+    run, config = state.run, state.train_config
+    return [
+        *state.model.training_callbacks(run, config.num_sample_images, config.seed),
+        MetricsHistory(run.history_path, config.batch_size),
+        # Instead of keras.callbacks.TensorBoard (epoch scalars only); last, so that it finds the
+        # epoch's samples the model's callbacks wrote.
+        TensorBoardLogs(
+            run.logs_dir, run.samples_dir, _hyperparameters(state.resolved), run.path.name, config.batch_size,
+            log_every_steps=config.log_every_steps, histograms=config.histograms,
+        ),
+    ]
 
 
 def _hyperparameters(resolved: dict) -> dict:
@@ -221,57 +308,65 @@ def _hyperparameters(resolved: dict) -> dict:
     return {"model": resolved["model"], **resolved["config"], **train_fields}
 
 
-def _check_run_folder(run: RunFolder, resume: bool, chief: bool, epochs: int) -> None:
+def check_run_folder(state: TrainingRun) -> None:
     """A new run needs an empty --out; a resumed complete one epochs left to train."""
     from genkit.runtime.training_checkpoint import TrainingCheckpoint
 
-    if chief and not resume and run.path.exists() and any(run.path.iterdir()):
+    run = state.run
+    if state.chief and not state.resume and run.path.exists() and any(run.path.iterdir()):
         raise UserError(f"--out {run.path}: the folder exists and is not empty; pass --resume or another --out")
-    if resume:
+    if state.resume:
         # No checkpoint yet (killed before its first save): the run starts again from the beginning. A run killed
         # after its last epoch, while writing its files (no genkit.json yet), is finished without more training.
         position = TrainingCheckpoint.saved_position(run.checkpoint_dir)
-        if position is not None and position[0] >= epochs and run.is_complete:
+        if position is not None and position[0] >= state.train_config.epochs and run.is_complete:
             raise UserError(
                 f"--resume {run.path}: the run has already trained {position[0]} epochs; "
                 f"pass --epochs N with N > {position[0]} to train further"
             )
 
 
-def _training_record(trainer, checkpoint, stop_reason: str, batch_size: int, example_unit: str) -> dict:
+def _training_record(state: TrainingRun) -> dict:
     """genkit.json's "training": where the run stopped and how fast this session trained (in the task's unit)."""
+    from genkit.runtime.strategy import describe_strategy
+
+    trainer, checkpoint, batch_size = state.trainer, state.checkpoint, state.train_config.batch_size
     epochs_done, step_in_epoch = int(checkpoint.epoch.numpy()), int(checkpoint.step_in_epoch.numpy())
     return {
-        "stop_reason": stop_reason,
+        "stop_reason": state.stop_reason,
         "epochs_completed": epochs_done,
         "step_in_epoch": step_in_epoch,
         "global_steps": trainer.global_steps(epochs_done, step_in_epoch),
         "steps_this_session": trainer.steps_run,
         "seconds_this_session": round(trainer.seconds_training, 2),
         "examples_per_second": round(trainer.steps_run * batch_size / max(trainer.seconds_training, 1e-9), 1),
-        "example_unit": example_unit,
+        "example_unit": state.model.example_unit,
+        "strategy": describe_strategy(state.strategy),
     }
 
 
-def _finalize(entry, model_config, train_config, run: RunFolder, model, data, training, resolved) -> None:
+def finalize(state: TrainingRun) -> None:
     """Writes model.keras, the serving SavedModel, final samples and, last, genkit.json."""
     import keras
 
     from genkit.runtime.callbacks import training_metrics
 
+    training = _training_record(state)
+    entry, run, config = state.entry, state.run, state.train_config
     # A float32 copy on the default strategy: independent of how training ran.
     keras.mixed_precision.set_dtype_policy("float32")
-    final = entry.model_class.from_hyperparameters(model_config)
-    final.set_weights(model.get_weights())
+    final = entry.model_class.from_hyperparameters(state.model_config)
+    final.set_weights(state.model.get_weights())
     run.save_model(final)
     version = run.next_serving_version()
     serving_path = run.export_serving(final, version)
     samples_file = final.final_samples_file  # None: the model has no samples of its own (a classifier)
     if samples_file:
-        final.write_samples(run.path / samples_file, final.generate_samples(train_config.num_sample_images, train_config.seed))
+        final.write_samples(run.path / samples_file, final.generate_samples(config.num_sample_images, config.seed))
 
     records = json.loads(run.history_path.read_text()) if run.history_path.is_file() else []
     final_metrics = training_metrics(records[-1]) if records else {}
+    resolved = state.resolved
     metadata = {
         "format": "genkit-run",
         "format_version": FORMAT_VERSION,
@@ -281,7 +376,7 @@ def _finalize(entry, model_config, train_config, run: RunFolder, model, data, tr
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": resolved["config"],
         "train": resolved["train"],
-        "data": {**data.spec(), **final.preprocessing_description()},
+        "data": {**state.data.spec(), **final.preprocessing_description()},
         "files": {
             "model": "model.keras",
             "serving": str(serving_path.relative_to(run.path)),

@@ -71,6 +71,24 @@ def test_info_counts_a_text_model_in_windows():
     assert "512.0 examples/s" in format_info({"model": "char-lstm", "training": {"images_per_second": 512.0}})
 
 
+def test_version_prints_genkit_and_its_libraries():
+    import importlib.metadata
+
+    import keras
+    import tensorflow as tf
+
+    import genkit
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"genkit {genkit.__version__}"
+    named = dict(line.split(maxsplit=1) for line in lines[1:])
+    assert named["tensorflow"] == tf.__version__ and named["keras"] == keras.__version__
+    for library in ("tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"):  # what genkit export converts and checks with
+        assert named[library] == importlib.metadata.version(library)
+
+
 def test_list_shows_registered_models():
     assert "dcgan" in run_cli("list").stdout
 
