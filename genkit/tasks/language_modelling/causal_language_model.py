@@ -11,9 +11,13 @@ import tensorflow as tf
 from genkit.data.text_tokenizer import OOV_TOKEN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
 from genkit.options import PROMPT_OPTION, Option, non_negative_float, positive_int, probability
-from genkit.signatures import Endpoint, TensorDeclaration
+from genkit.signatures import TensorDeclaration
 from genkit.tasks.decoding.graph_decoding import sample_sequences
 from genkit.tasks.generative_task import GenerativeTask
+from genkit.tasks.language_modelling.language_model_endpoints import (
+    MAX_GENERATION_LENGTH, MAX_PROMPT_TOKENS, MAX_PROMPTS, example_inputs, language_model_endpoints, text_declarations,
+    text_metadata,
+)
 
 SAMPLING_OPTIONS = (
     PROMPT_OPTION,
@@ -22,12 +26,6 @@ SAMPLING_OPTIONS = (
     Option("top_k", "text models: sample from the K likeliest", positive_int, "K"),
     Option("top_p", "text models: nucleus sampling, cumulative probability P", probability, "P"),
 )
-
-# What one generation request may ask for (fixed in every export): its cost is about prompts x (prompt + length)
-# steps, so a request cannot hold a TF Serving worker for hours. Longer prompts keep their last tokens.
-MAX_GENERATION_LENGTH = 4096
-MAX_PROMPT_TOKENS = 4096
-MAX_PROMPTS = 256
 
 
 class CausalLanguageModel(GenerativeTask):
@@ -329,80 +327,20 @@ class CausalLanguageModel(GenerativeTask):
     # -- serving and export -----------------------------------------------------------------------
 
     def _text_declarations(self) -> tuple[TensorDeclaration, ...]:
-        return (
-            TensorDeclaration("prompt", "text", "string", (), description="the text to continue (may be empty)"),
-            TensorDeclaration("length", "parameter", "int32", (), (0, MAX_GENERATION_LENGTH), description="tokens to generate"),
-            TensorDeclaration("temperature", "parameter", "float32", (), description="0 is greedy"),
-            TensorDeclaration("top_k", "parameter", "int32", (), (0, len(self.vocabulary)), description="0: no top-k cut"),
-            TensorDeclaration("top_p", "parameter", "float32", (), value_range=(0.0, 1.0), description="1: no nucleus cut"),
-            TensorDeclaration("seed", "parameter", "int32", (), description="the same seed gives the same text"),
-        )
+        return text_declarations(self)
 
     def _text_signature(self):
         return [declaration.tensor_spec() for declaration in self._text_declarations()]
-
-    def _step_inputs(self) -> tuple[TensorDeclaration, ...]:
-        token = TensorDeclaration(
-            "token", "tokens", "int32", (), value_range=(0, len(self.vocabulary) - 1), description="the current token id",
-        )
-        position = (TensorDeclaration(
-            "position", "parameter", "int32", (), value_range=(0, self.context_length - 1),
-            description="the current token's index in the sequence",
-        ),) if self.step_takes_position else ()
-        return (token, *position, *self.state_declarations())
 
     def endpoints(self):
         """``serving_default``: strings in, strings out (the tokeniser in the graph; SavedModel only);
         ``step``: one token (its position where the model takes one) and the declared state in, logits and the
         next state (``next_{name}``) out (edge exports)."""
-        names = self.state_names
-
-        def step(token, *rest):
-            position, state = (rest[0], rest[1:]) if self.step_takes_position else (tf.zeros_like(token), rest)
-            logits, next_state = self.step(token, list(state), position)
-            return {"logits": logits, **{f"next_{name}": s for name, s in zip(names, next_state)}}
-
-        texts = (
-            TensorDeclaration("text", "text", "string", (), description="the prompt and its continuation"),
-            TensorDeclaration("generated", "text", "string", (), description="the continuation alone"),
-        )
-        step_outputs = (
-            TensorDeclaration("logits", "logits", "float32", (len(self.vocabulary),)),
-            *(TensorDeclaration(f"next_{d.name}", "state", d.dtype, d.shape) for d in self.state_declarations()),
-        )
-        return {
-            "serving_default": Endpoint(
-                "serving_default", self.generate_text, self._text_declarations(), texts, edge=False,
-                max_rows=MAX_PROMPTS, row_name="prompts",
-            ),
-            "step": Endpoint("step", step, self._step_inputs(), step_outputs, serving=False),
-        }
+        return language_model_endpoints(self)
 
     def endpoint_inputs(self, endpoint: str, num_samples: int, seed: int, data=None) -> dict:
-        rng = np.random.default_rng(seed)
-        if endpoint == "step":
-            inputs = {"token": rng.integers(0, len(self.vocabulary), num_samples).astype(np.int32)}
-            if data is not None and getattr(data, "train_ids", None) is not None:
-                inputs["token"] = rng.choice(data.train_ids, num_samples).astype(np.int32)
-            if self.step_takes_position:
-                inputs["position"] = rng.integers(0, self.context_length, num_samples).astype(np.int32)
-            for d in self.state_declarations():
-                shape = (num_samples, *d.shape)
-                inputs[d.name] = (0.5 * rng.standard_normal(shape)).astype(d.dtype) if d.dtype.startswith("float") \
-                    else np.zeros(shape, d.dtype)
-            return inputs
-        if endpoint == "serving_default":
-            prompts = ["", "The ", "And the"]
-            if data is not None and data.train_documents:
-                text = data.train_documents[0]
-                starts = rng.integers(0, max(len(text) - 20, 1), num_samples)
-                prompts = [text[s : s + 12] for s in starts]
-            prompts = [prompts[i % len(prompts)] for i in range(num_samples)]
-            inputs = self.generation_inputs(prompts, 16, 1.0, 0, 1.0, seed)
-            inputs["temperature"] = np.array([(0.0, 0.8, 1.2)[i % 3] for i in range(num_samples)], np.float32)
-            inputs["top_k"] = np.array([(0, 5, 0)[i % 3] for i in range(num_samples)], np.int32)
-            inputs["top_p"] = np.array([(1.0, 1.0, 0.9)[i % 3] for i in range(num_samples)], np.float32)
-            return inputs
+        if endpoint in ("step", "serving_default"):
+            return example_inputs(self, endpoint, num_samples, seed, data)
         return super().endpoint_inputs(endpoint, num_samples, seed, data)
 
     def export_quality(self, endpoint: str, run_export, data=None, num_samples: int = 1000, seed: int = 0) -> dict:
@@ -414,20 +352,8 @@ class CausalLanguageModel(GenerativeTask):
         return step_export_quality(self, run_export, data, num_samples=num_samples, seed=seed)
 
     def export_metadata(self) -> dict:
-        """genkit.json "text": the tokenizer, the step's declared state (``state``: name, dtype, shape per row;
-        ``state_names``; ``state_sizes`` where every state is a vector), ``position_input`` and ``context_length``."""
-        declarations = self.state_declarations()
-        vectors = all(len(d.shape) == 1 and d.dtype == "float32" for d in declarations)
-        return {
-            "text": {
-                **self.tokenizer.description(),
-                "state": [{"name": d.name, "dtype": d.dtype, "shape": list(d.shape)} for d in declarations],
-                "state_names": [d.name for d in declarations],
-                **({"state_sizes": [int(d.shape[0]) for d in declarations]} if vectors else {}),
-                "position_input": self.step_takes_position,
-                "context_length": self.context_length,
-            }
-        }
+        """genkit.json "text": the tokenizer and the step's declared state (language_model_endpoints.text_metadata)."""
+        return {"text": text_metadata(self)}
 
     def get_config(self):
         return {
