@@ -316,12 +316,6 @@ class Captioner(ImageTextTask):
 
         return {**super().explanation_methods(), "attention": attention_explanation(self)}
 
-    def caption_perplexity(self, images: np.ndarray, references) -> float:
-        """exp of the mean cross-entropy per predicted token (words and ends) over every reference of every image."""
-        from genkit.models.captioner.captioner_evaluation import caption_perplexity
-
-        return caption_perplexity(self, images, references)
-
     def evaluation_metrics(self, data, num_samples=None, seed: int = 0, beam_width=None, length_penalty=None, **options) -> dict:
         """BLEU-1..4, CIDEr-D, perplexity, exact captions and vocabulary use on the test split, with two floors."""
         from genkit.models.captioner.captioner_evaluation import caption_evaluation

@@ -95,10 +95,14 @@ def windowed_cross_entropy(model, ids: np.ndarray, context: int, stride: int | N
             inputs[row, : stop - start] = ids[start:stop]
             targets[row, : stop - start] = ids[start + 1 : stop + 1]
             mask[row, scored_from - start : stop - start] = True
-        logits = tf.cast(logits_of(tf.constant(inputs)), tf.float32)
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits).numpy()
-        total += float(losses[mask].sum())
+        total += float(_token_losses(logits_of, inputs, targets)[mask].sum())
     return total, count
+
+
+def _token_losses(logits_of, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Cross-entropy (nats) [rows, time] of each target after the inputs before it, from the initial state."""
+    logits = tf.cast(logits_of(tf.constant(inputs)), tf.float32)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits).numpy()
 
 
 def cross_entropy_of(model, ids: np.ndarray) -> tuple[float, int]:
@@ -154,9 +158,7 @@ def text_log_likelihoods(model, texts: list[str], batch_size: int = 64) -> np.nd
         for row, index in enumerate(rows):
             ids = sequences[index]
             inputs[row, : len(ids) - 1], targets[row, : len(ids) - 1], mask[row, : len(ids) - 1] = ids[:-1], ids[1:], True
-        logits = tf.cast(logits_of(tf.constant(inputs)), tf.float32)
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits).numpy()
-        scores[rows] = -(losses * mask).sum(axis=1)
+        scores[rows] = -(_token_losses(logits_of, inputs, targets) * mask).sum(axis=1)
     for index in sorted(set(range(len(sequences))) - set(short)):
         scores[index] = -windowed_cross_entropy(model, sequences[index], context)[0]
     return scores
