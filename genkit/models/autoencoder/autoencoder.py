@@ -10,6 +10,7 @@ from keras import ops
 from genkit.models.autoencoder.autoencoder_config import AutoencoderConfig
 from genkit.models.autoencoder.autoencoder_decoder import build_autoencoder_decoder
 from genkit.models.autoencoder.autoencoder_encoder import build_autoencoder_encoder
+from genkit.models.autoencoder.autoencoder_evaluation import reconstruction_metrics
 from genkit.models.autoencoder.corruption import corrupt_images
 from genkit.models.autoencoder.reconstruction_grid import COLUMNS, ReconstructionGrid
 from genkit.registry import register_model
@@ -160,27 +161,10 @@ class Autoencoder(EncoderDecoderTask):
 
     def evaluation_metrics(self, data, num_samples=None, seed=0, **options):
         """``reconstruction_error`` (mean squared error per pixel) on the test split; for a denoising
-        autoencoder also ``denoising_error_<noise>`` per noise type (and the noisy input's own error)."""
-        from genkit.evaluation.reconstruction import reconstruction_error
-
+        autoencoder also ``denoising_error_<noise>`` per noise type (and the noisy input's own error): see
+        :func:`genkit.models.autoencoder.autoencoder_evaluation.reconstruction_metrics`."""
         self.check_options("evaluation", options)
-        split = "test" if data.test_images is not None else "train"
-        images = (data.test_images if split == "test" else data.train_images).astype(np.float32) / 255.0
-        metrics = {
-            "reconstruction_error": reconstruction_error(self.reconstruct, images),
-            "reconstruction_metric": "mean squared error per pixel, images in [0, 1]",
-            "split": split,
-            "num_images": int(len(images)),
-        }
-        for noise in self.noise_levels:
-            corrupted = np.concatenate([
-                np.asarray(self.corrupt(tf.constant(images[start : start + 500]), noise, start, seed=seed))
-                for start in range(0, len(images), 500)
-            ])
-            metrics[f"denoising_error_{noise}"] = reconstruction_error(self.reconstruct, corrupted, targets=images)
-            metrics[f"noisy_input_error_{noise}"] = float(np.mean(np.square(corrupted - images)))
-            metrics[f"noise_level_{noise}"] = float(self.noise_levels[noise])
-        return metrics
+        return reconstruction_metrics(self, data, seed)
 
     # -- serving and export --------------------------------------------------------------------
 

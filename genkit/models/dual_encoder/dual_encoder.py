@@ -12,6 +12,8 @@ from genkit.errors import UserError
 from genkit.registry import register_model
 from genkit.signatures import Endpoint, TensorDeclaration
 from genkit.models.dual_encoder.dual_encoder_config import DualEncoderConfig
+from genkit.models.dual_encoder.dual_encoder_evaluation import retrieval_metrics
+from genkit.models.dual_encoder.dual_encoder_export_cost import recall_cost
 from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.tasks.modality_encoders import image_encoder, text_encoder
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
@@ -19,7 +21,6 @@ from genkit.tasks.paired_task import ImageTextTask
 
 MIN_TEMPERATURE = 0.01
 EVALUATION_BATCH = 256
-RECALL_AT = (1, 5, 10)
 
 
 def _unit(x):
@@ -198,46 +199,15 @@ class DualEncoder(ImageTextTask):
         return np.concatenate(images), np.concatenate(texts)
 
     def evaluation_metrics(self, data, num_samples=None, seed: int = 0, **options) -> dict:
-        """Recall@1/5/10 of image->text and text->image retrieval among the split's pairs, with chance levels."""
-        from genkit.evaluation.retrieval import ranks_of_matches, recall_at_k
-
+        """Recall@1/5/10 of image->text and text->image retrieval among the split's pairs, with chance levels
+        (:func:`genkit.models.dual_encoder.dual_encoder_evaluation.retrieval_metrics`)."""
         self.check_options("evaluation", options)
-        split = data.scored_split
-        images, texts = self.embed_split(data, split)
-        similarity = images @ texts.T
-        count = len(images)
-        metrics = {"examples": count, "temperature": float(self.temperature.numpy())}
-        for k in RECALL_AT:
-            metrics[f"image_to_text_recall@{k}"] = recall_at_k(similarity, k)
-            metrics[f"text_to_image_recall@{k}"] = recall_at_k(similarity.T, k)
-            metrics[f"chance_recall@{k}"] = min(k / count, 1.0)
-        metrics["image_to_text_median_rank"] = float(np.median(ranks_of_matches(similarity)))
-        metrics["text_to_image_median_rank"] = float(np.median(ranks_of_matches(similarity.T)))
-        return metrics
+        return retrieval_metrics(self, data)
 
     def export_quality(self, endpoint: str, run_export, data=None, num_samples: int = 1000, seed: int = 0) -> dict:
-        """Retrieval recall@1 on the test pairs with the export's embeddings on one side, against Keras' on both."""
-        from genkit.evaluation.export_cost import endpoint_runner, run_in_batches
-        from genkit.evaluation.retrieval import recall_at_k
-
-        if data is None:
-            return {"skipped": "the run's data is not available here"}
-        inputs, arrays = self.evaluation_inputs(data, endpoint, num_samples)
-        output = self.endpoints()[endpoint].outputs[0].name
-        other = "embed_texts" if output == "image_embeddings" else "embed_images"
-        other_inputs, _ = self.evaluation_inputs(data, other, num_samples)
-        fixed = run_in_batches(endpoint_runner(self, other), other_inputs)
-        fixed = next(iter(fixed.values()))
-        keras_vectors = run_in_batches(endpoint_runner(self, endpoint), inputs)[output]
-        export_vectors = run_in_batches(run_export, inputs)[output]
-        keras_recall = recall_at_k(keras_vectors @ fixed.T, 1)
-        export_recall = recall_at_k(export_vectors @ fixed.T, 1)
-        direction = "image_to_text" if output == "image_embeddings" else "text_to_image"
-        return {
-            "metric": f"{direction}_recall@1", "num_samples": int(len(keras_vectors)),
-            "keras_recall@1": keras_recall, "export_recall@1": export_recall, "recall@1_delta": export_recall - keras_recall,
-            "summary": f"R@1 {export_recall - keras_recall:+.4f}",
-        }
+        """Retrieval recall@1 on the test pairs with the export's embeddings on one side, against Keras' on both
+        (:func:`genkit.models.dual_encoder.dual_encoder_export_cost.recall_cost`)."""
+        return recall_cost(self, endpoint, run_export, data, num_samples)
 
     def get_config(self):
         return {

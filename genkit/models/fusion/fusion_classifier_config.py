@@ -9,6 +9,8 @@ from genkit.layers.modality_fusion import FUSION_LAYERS
 from genkit.tasks.paired_config import PairedModelConfig
 
 FUSIONS = (*FUSION_LAYERS, "late")
+# The fusions that learn each input's share (a weight per input and example); the others add or concatenate.
+WEIGHTED_FUSIONS = ("weighted", "gated", "attention")
 
 
 @dataclasses.dataclass

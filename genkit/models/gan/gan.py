@@ -1,5 +1,7 @@
-"""The machinery every GAN family shares: two optimizers, the alternating train step, the adversarial losses,
-the gradient penalty, the moving average of the generator, metric trackers, sampling and serving."""
+"""The GAN task every GAN family shares: its networks, two optimizers, the alternating train step (its parts in
+:mod:`~genkit.models.gan.gan_step`: the adversarial losses, the gradient penalty, the moving average of the generator,
+the metrics), sampling, and serialisation; what it serves is in :mod:`~genkit.models.gan.gan_serving`, what
+``genkit explain`` shows of it in :mod:`~genkit.models.gan.gan_explanations`."""
 
 from __future__ import annotations
 
@@ -11,16 +13,19 @@ from keras import ops
 from genkit.errors import UserError
 from genkit.models.gan.conv_discriminator import build_conv_discriminator
 from genkit.models.gan.conv_generator import build_conv_generator
-from genkit.models.gan.gan_losses import discriminator_loss, discriminator_score, generator_loss
-from genkit.models.gan.gradient_penalty import gradient_penalty
-from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
-from genkit.tasks.image_generation import ImageGenerationTask, image_declaration
+from genkit.models.gan.gan_explanations import discriminator_explanation_methods
+from genkit.models.gan.gan_losses import discriminator_loss
+from genkit.models.gan.gan_serving import gan_endpoints
+from genkit.models.gan.gan_step import (
+    discriminator_update,
+    generator_objective,
+    record_step_metrics,
+    update_generator_average,
+)
+from genkit.tasks.image_generation import ImageGenerationTask
 from genkit.tasks.loss_scaling import with_loss_scaling
-from genkit.tasks.moving_average import build_moving_average, update_moving_average
-from genkit.tasks.noise import replica_normal, replica_uniform
-
-# Noise streams of one train step: latent batch k is stream k, interpolation weights k are stream 1000 + k.
-INTERPOLATION_STREAM = 1000
+from genkit.tasks.moving_average import build_moving_average
+from genkit.tasks.noise import replica_normal
 
 
 def _adam(learning_rate: float, config):
@@ -62,20 +67,9 @@ class GAN(ImageGenerationTask):
     # The metric of the losses the generator's layers add, for a family whose generator has them.
     generator_layer_loss_name = ""
 
-    def __init__(
-        self,
-        generator,
-        discriminator,
-        latent_dim,
-        loss="non_saturating",
-        label_smoothing=0.0,
-        generator_average=None,
-        ema_decay=0.0,
-        discriminator_steps=1,
-        gradient_penalty_weight=0.0,
-        num_classes=None,
-        **kwargs,
-    ):
+    def __init__(self, generator, discriminator, latent_dim, loss="non_saturating", label_smoothing=0.0,
+                 generator_average=None, ema_decay=0.0, discriminator_steps=1, gradient_penalty_weight=0.0,
+                 num_classes=None, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -138,12 +132,8 @@ class GAN(ImageGenerationTask):
 
     @property
     def metrics(self):
-        trackers = [
-            self.discriminator_loss_tracker,
-            self.generator_loss_tracker,
-            self.real_score_tracker,
-            self.fake_score_tracker,
-        ]
+        trackers = [self.discriminator_loss_tracker, self.generator_loss_tracker, self.real_score_tracker,
+                    self.fake_score_tracker]
         if self.gradient_penalty_weight:
             trackers.append(self.gradient_penalty_tracker)
         if self.generator_layer_loss_name:
@@ -168,10 +158,8 @@ class GAN(ImageGenerationTask):
 
     def checkpoint_objects(self):
         objects = {
-            "generator": self.generator,
-            "discriminator": self.discriminator,
-            "generator_optimizer": self.generator_optimizer,
-            "discriminator_optimizer": self.discriminator_optimizer,
+            "generator": self.generator, "discriminator": self.discriminator,
+            "generator_optimizer": self.generator_optimizer, "discriminator_optimizer": self.discriminator_optimizer,
         }
         if self.generator_average is not None:
             objects["generator_average"] = self.generator_average
@@ -225,43 +213,9 @@ class GAN(ImageGenerationTask):
         labels = tf.cast(batch["labels"], tf.int32) if self.num_classes else None
         return batch["images"], labels
 
-    def _track_loss(self, tracker, value):
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        value = value * replicas
-        if isinstance(self.discriminator_optimizer, keras.optimizers.LossScaleOptimizer):
-            # Mixed float16: a step whose loss overflowed is skipped by the loss-scale
-            # optimizer (which lowers the scale); it is left out of the running mean.
-            finite = tf.math.is_finite(value)
-            tracker.update_state(tf.where(finite, value, 0.0), sample_weight=tf.cast(finite, value.dtype))
-        else:
-            tracker.update_state(value)
-
-    def _discriminator_update(self, real_images, fake_images, labels, index):
-        """One discriminator update; returns its loss, the real and fake logits and the penalty (or None)."""
-        optimizer = self.discriminator_optimizer
-
-        def critic(images):
-            return self.discriminator(self._discriminator_inputs(images, labels), training=True)
-
-        with tf.GradientTape() as tape:
-            real_logits = critic(real_images)
-            fake_logits = critic(fake_images)
-            per_example = self._discriminator_objective(real_images, labels, real_logits, fake_logits)
-            penalty = None
-            if self.gradient_penalty_weight:
-                weights = replica_uniform(
-                    self.noise_seed, self.generator_optimizer.iterations, INTERPOLATION_STREAM + index,
-                    ops.shape(real_images)[0], 1,
-                )
-                loss_scale = optimizer.scale_loss if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else None
-                penalty = gradient_penalty(critic, real_images, fake_images, weights, loss_scale=loss_scale)
-                per_example = per_example + self.gradient_penalty_weight * penalty
-            # Averaged over the global batch: the optimizer sums gradients across replicas.
-            loss = tf.nn.compute_average_loss(per_example)
-        self.minimize(tape, loss, self.discriminator.trainable_variables, optimizer)
-        return loss, real_logits, fake_logits, penalty
-
     def train_step(self, data):
+        """One step (see the class): the discriminator updates, then the generator's, then the moving average
+        (:mod:`genkit.models.gan.gan_step`)."""
         images, labels = self._unpack(data)
         batch_size = ops.shape(images)[0]
         steps = self.discriminator_steps
@@ -275,32 +229,13 @@ class GAN(ImageGenerationTask):
             with tf.GradientTape() as generator_tape:
                 fake_images = self.generator(self._generator_inputs(z, real_labels, index), training=True)
                 with generator_tape.stop_recording():
-                    results.append(
-                        self._discriminator_update(real_images, tf.stop_gradient(fake_images), real_labels, index)
-                    )
+                    results.append(discriminator_update(self, real_images, tf.stop_gradient(fake_images), real_labels, index))
                 if index == steps - 1:
-                    generated_logits = self.discriminator(
-                        self._discriminator_inputs(fake_images, real_labels), training=True
-                    )
-                    generator_loss_value = tf.nn.compute_average_loss(generator_loss(self.loss, generated_logits))
-                    # Losses the generator's layers add (conditioning augmentation's KL term), batch-averaged.
-                    layer_losses = tf.add_n(self.generator.losses) if self.generator.losses else None
-                    total = generator_loss_value if layer_losses is None else generator_loss_value + layer_losses
+                    generator_loss_value, layer_losses, total = generator_objective(self, fake_images, real_labels)
         self.minimize(generator_tape, total, self.generator.trainable_variables, self.generator_optimizer)
         if self.generator_average is not None:
-            updates = tf.cast(self.generator_optimizer.iterations, tf.float32)
-            decay = tf.minimum(tf.constant(self.ema_decay, tf.float32), (1.0 + updates) / (10.0 + updates))
-            update_moving_average(self.generator_average, self.generator, decay)
-
-        for loss, real_logits, fake_logits, penalty in results:
-            self._track_loss(self.discriminator_loss_tracker, loss)
-            self.real_score_tracker.update_state(discriminator_score(self.loss, real_logits))
-            self.fake_score_tracker.update_state(discriminator_score(self.loss, fake_logits))
-            if penalty is not None:
-                self._track_loss(self.gradient_penalty_tracker, tf.nn.compute_average_loss(penalty))
-        self._track_loss(self.generator_loss_tracker, generator_loss_value)
-        if layer_losses is not None:
-            self._track_loss(self.generator_layer_loss_tracker, layer_losses)
+            update_generator_average(self)
+        record_step_metrics(self, results, generator_loss_value, layer_losses)
         return {metric.name: metric.result() for metric in self.metrics}
 
     # -- sampling ------------------------------------------------------------------------------
@@ -330,89 +265,12 @@ class GAN(ImageGenerationTask):
     explains_discriminator = True
 
     def explanation_methods(self):
-        """Adds where the discriminator (critic) looks to call real and generated images fake: saliency and CAMs."""
-        from genkit.tasks.explanations import ExplanationMethod
-
+        """Adds where the discriminator (critic) looks to call real and generated images fake: saliency and CAMs
+        (:mod:`genkit.models.gan.gan_explanations`)."""
         methods = super().explanation_methods()
         if self.explains_discriminator:
-            methods["discriminator-saliency"] = ExplanationMethod(
-                "discriminator-saliency", "vanilla saliency and SmoothGrad of the discriminator's fake score, on real and generated images",
-                self._explain_discriminator_saliency,
-            )
-            methods["discriminator-cam"] = ExplanationMethod(
-                "discriminator-cam", "Grad-CAM and Grad-CAM++ of the discriminator's fake score, on real and generated images",
-                self._explain_discriminator_cam,
-            )
+            methods.update(discriminator_explanation_methods(self))
         return methods
-
-    def _real_and_generated(self, data, num_samples, seed):
-        """``[(kind, images in [0, 1], discriminator inputs)]`` for real test images and as many generated ones
-        (of the real images' classes for a conditional model)."""
-        from genkit.tasks.explanations import ExplanationSkipped, test_split_images
-
-        real, labels = test_split_images(data, num_samples, seed, "the discriminator's maps")
-        inputs = self.sample_inputs(len(real), seed)
-        if self.num_classes:
-            if labels is None:
-                raise ExplanationSkipped(f"{data.name}: the test images have no labels for the conditional discriminator")
-            labels = labels.astype(np.int32)
-            inputs["label"] = labels
-        generated = np.asarray(self.generate(**inputs), np.float32)
-        low, high = self.training_image_range
-
-        def network_inputs(images):
-            scaled = (images * (high - low) + low).astype(np.float32)
-            return [scaled, labels] if self.num_classes else scaled
-
-        return [("real", real, network_inputs(real)), ("generated", generated, network_inputs(generated))]
-
-    def _discriminator_captions(self, network_inputs):
-        logits = ops.convert_to_numpy(self.discriminator(network_inputs, training=False)).reshape(-1)
-        if self.loss == "wasserstein":
-            return [f"critic {value:+.2f}" for value in logits]
-        return [f"P(real) {value:.2f}" for value in 1.0 / (1.0 + np.exp(-logits))]
-
-    @staticmethod
-    def _fake_score(output):
-        """The discriminator's evidence that an image is fake: its negated logit (critic score)."""
-        return -ops.reshape(output, [-1])
-
-    def _explain_discriminator_saliency(self, data, num_samples, seed):
-        from genkit.tasks.explanations import Figure, maps_figure, saliency_maps
-
-        figures = []
-        for kind, images, network_inputs in self._real_and_generated(data, num_samples, seed):
-            rows = [
-                ("saliency", saliency_maps(self.discriminator, self._fake_score, network_inputs)),
-                ("SmoothGrad", saliency_maps(self.discriminator, self._fake_score, network_inputs, smooth_samples=20)),
-            ]
-            figures.append(Figure(
-                name=f"discriminator_saliency_{kind}", title=f"discriminator saliency on {kind} images",
-                method="discriminator-saliency",
-                description=(f"|d(-logit)/d pixel| of the discriminator on {kind} images (tf-keras-vis Saliency; SmoothGrad: "
-                             "20 noisy copies, noise 0.2): the pixels whose change moves its fake score most. Captions: its verdict."),
-                png=maps_figure(f"discriminator saliency, {kind} images", images, rows, self._discriminator_captions(network_inputs)),
-                arrays={"images": images, **dict(rows)},
-            ))
-        return figures
-
-    def _explain_discriminator_cam(self, data, num_samples, seed):
-        from genkit.tasks.explanations import Figure, class_activation_maps, last_layer_with_spatial_output, maps_figure
-
-        layer = last_layer_with_spatial_output(self.discriminator)
-        figures = []
-        for kind, images, network_inputs in self._real_and_generated(data, num_samples, seed):
-            rows = [(method, class_activation_maps(self.discriminator, self._fake_score, network_inputs, method, layer))
-                    for method in ("gradcam", "gradcam++")]
-            figures.append(Figure(
-                name=f"discriminator_cam_{kind}", title=f"discriminator Grad-CAM on {kind} images", method="discriminator-cam",
-                description=(f"Grad-CAM and Grad-CAM++ (tf-keras-vis) of the discriminator's fake score (its negated logit) at "
-                             f"{layer}, on {kind} images: the regions that make it call an image fake. Score-CAM is left out: it "
-                             "weighs the maps by a softmax of the outputs, constant for a single logit."),
-                png=maps_figure(f"discriminator Grad-CAM, {kind} images", images, rows, self._discriminator_captions(network_inputs)),
-                arrays={"images": images, **dict(rows)},
-            ))
-        return figures
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -421,20 +279,8 @@ class GAN(ImageGenerationTask):
         return tuple(self.generator.outputs[0].shape[1:])
 
     def endpoints(self):
-        """``serving_default(z[, label]) -> images`` in [0, 1], z drawn from a standard normal."""
-        z = TensorDeclaration("z", "latent", "float32", (self.latent_dim,), distribution=StandardNormal(),
-                              description="the latent code")
-        images = image_declaration("images", self.image_shape, "generated images")
-        if self.num_classes:
-            def serve_conditional(z, label):
-                return {"images": self.generate(z, label)}
-
-            return {"serving_default": Endpoint("serving_default", serve_conditional, (z, self.label_declaration()), (images,))}
-
-        def serve(z):
-            return {"images": self.generate(z)}
-
-        return {"serving_default": Endpoint("serving_default", serve, (z,), (images,))}
+        """``serving_default(z[, label]) -> images`` in [0, 1] (:func:`genkit.models.gan.gan_serving.gan_endpoints`)."""
+        return gan_endpoints(self)
 
     def export_metadata(self):
         return {"num_classes": self.num_classes} if self.num_classes else {}
@@ -443,23 +289,14 @@ class GAN(ImageGenerationTask):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-                "generator_average": (
-                    keras.saving.serialize_keras_object(self.generator_average)
-                    if self.generator_average is not None else None
-                ),
-                "latent_dim": self.latent_dim,
-                "loss": self.loss,
-                "label_smoothing": self.label_smoothing,
-                "ema_decay": self.ema_decay,
-                "discriminator_steps": self.discriminator_steps,
-                "gradient_penalty_weight": self.gradient_penalty_weight,
-                "num_classes": self.num_classes,
-            }
-        )
+        config.update({
+            **{name: keras.saving.serialize_keras_object(network) if network is not None else None
+               for name, network in (("generator", self.generator), ("discriminator", self.discriminator),
+                                     ("generator_average", self.generator_average))},
+            "latent_dim": self.latent_dim, "loss": self.loss, "label_smoothing": self.label_smoothing,
+            "ema_decay": self.ema_decay, "discriminator_steps": self.discriminator_steps,
+            "gradient_penalty_weight": self.gradient_penalty_weight, "num_classes": self.num_classes,
+        })
         return config
 
     @classmethod

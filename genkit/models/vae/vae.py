@@ -18,6 +18,7 @@ from genkit.models.vae.kl_warmup import kl_weight
 from genkit.models.vae.vae_config import VAEConfig
 from genkit.models.vae.vae_decoder import build_vae_decoder
 from genkit.models.vae.vae_encoder import build_vae_encoder
+from genkit.models.vae.vae_explanations import latent_explanation_methods
 from genkit.models.vae.vae_losses import bernoulli_log_likelihood, gaussian_kl_between, gaussian_log_likelihood
 from genkit.registry import register_model
 from genkit.tasks.encoder_decoder_config import TINY_ENCODER_DECODER
@@ -215,61 +216,9 @@ class VAE(EncoderDecoderTask):
     # -- explanations --------------------------------------------------------------------------
 
     def explanation_methods(self):
-        """Adds the KL of each latent dimension and traversals of the dimensions that carry the most."""
-        from genkit.tasks.explanations import ExplanationMethod
-
-        methods = super().explanation_methods()
-        methods["latent-kl"] = ExplanationMethod(
-            "latent-kl", "the KL divergence of each latent dimension from the prior, over test images", self._explain_latent_kl,
-        )
-        methods["latent-traversals"] = ExplanationMethod(
-            "latent-traversals", "each of the most informative latent dimensions swept from -3 to 3, the others fixed",
-            self._explain_latent_traversals,
-        )
-        return methods
-
-    def _kl_per_dimension(self, data, seed: int, count: int = 500):
-        """(KL of q(z|x) from N(0, I) per dimension, averaged over up to ``count`` test images, the first test image's
-        posterior mean and class)."""
-        images, labels = self.explained_test_images(data, count, seed)
-        mean, log_var = (np.asarray(t, np.float32) for t in self.encode(images, labels))
-        kl = 0.5 * np.mean(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=0)
-        return kl, mean[0], None if labels is None else labels[:1]
-
-    def _explain_latent_kl(self, data, num_samples: int, seed: int) -> list:
-        from genkit.tasks.explanations import Figure, bar_figure
-
-        kl, _, _ = self._kl_per_dimension(data, seed)
-        active = int((kl > 0.01).sum())
-        return [Figure(
-            name="latent_kl", title="KL per latent dimension", method="latent-kl",
-            description=(f"The KL divergence of the posterior from N(0, I), per latent dimension (nats, averaged over test "
-                         f"images): {active} of {len(kl)} dimensions carry more than 0.01 nats (beta {self.beta:g}); the rest "
-                         "are unused (posterior collapse)."),
-            png=bar_figure(f"KL per latent dimension ({active}/{len(kl)} active)", range(len(kl)), kl, "KL (nats)"),
-            arrays={"kl": kl},
-        )]
-
-    def _explain_latent_traversals(self, data, num_samples: int, seed: int) -> list:
-        from genkit.tasks.explanations import Figure, image_table_figure
-
-        kl, base, label = self._kl_per_dimension(data, seed)
-        dimensions = np.argsort(-kl)[: min(8, len(kl))]
-        values = np.linspace(-3.0, 3.0, 9, dtype=np.float32)
-        codes = np.repeat(base[None], len(dimensions) * len(values), axis=0).reshape(len(dimensions), len(values), -1)
-        for row, dimension in enumerate(dimensions):
-            codes[row, :, dimension] = values
-        labels = None if label is None else np.repeat(label, codes.shape[0] * codes.shape[1])
-        decoded = np.asarray(self.decode(codes.reshape(-1, codes.shape[-1]), labels), np.float32)
-        table = decoded.reshape(len(dimensions), len(values), *decoded.shape[1:])
-        return [Figure(
-            name="latent_traversals", title="latent traversals", method="latent-traversals",
-            description=("Starting from the posterior mean of one test image, each row sweeps one latent dimension from -3 to "
-                         "3 with the others fixed; rows are the dimensions with the largest KL (most informative first)."),
-            png=image_table_figure("latent traversals", table, [f"z{d} KL {kl[d]:.2f}" for d in dimensions],
-                                   [f"{v:+.1f}" for v in values]),
-            arrays={"images": table, "dimensions": dimensions, "values": values},
-        )]
+        """Adds the KL of each latent dimension and traversals of the dimensions that carry the most
+        (:mod:`genkit.models.vae.vae_explanations`)."""
+        return {**super().explanation_methods(), **latent_explanation_methods(self)}
 
     # -- evaluation ----------------------------------------------------------------------------
 
