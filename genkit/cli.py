@@ -68,7 +68,7 @@ def _command_train(args) -> None:
     from genkit.train import train
 
     train(
-        args.model, args.config, args.set or [], out=args.out, resume=args.resume,
+        args.model, args.config, args.set or [], out=args.out, resume=args.resume, init_from=args.init_from,
         verbose=0 if args.quiet else 1,
         epochs=args.epochs, batch_size=args.batch_size, dataset=args.dataset, data_dir=args.data_dir,
         seed=args.seed, strategy=args.strategy, devices=args.devices, cluster=args.cluster,
@@ -175,6 +175,10 @@ def _add_train_command(commands) -> None:
     train.add_argument("--batch-size", type=positive_int, metavar="N", help="the global batch size")
     train.add_argument("--out", metavar="DIR", help="the run folder (default saved_models/MODEL-TIMESTAMP)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out (or the newest one)")
+    train.add_argument(
+        "--init-from", metavar="RUN_DIR",
+        help="start a new run from this run's config, vocabulary and weights (its own optimizers, step 0)",
+    )
     train.add_argument("--seed", type=SEED, metavar="N", help=f"0 to {MAX_SEED}")
     train.add_argument("--strategy", choices=STRATEGIES)
     train.add_argument(

@@ -183,6 +183,7 @@ class TrainConfig(BaseConfig):
     log_every_steps: int = 10
     histograms: bool = True
     log_every_seconds: float | None = None
+    init_from: str | None = None  # a complete run folder this new run starts from (its config, vocabulary, weights)
 
     def validate(self, source: str) -> None:
         require(self.epochs >= 1, source, "epochs", "must be >= 1", self.epochs)
@@ -236,6 +237,10 @@ class TrainConfig(BaseConfig):
         require(
             self.log_every_seconds is None or self.log_every_seconds > 0, source, "log_every_seconds",
             "must be a positive number of seconds (between progress lines in a log)", self.log_every_seconds,
+        )
+        require(
+            self.init_from is None or (self.init_from.strip() != "" and self.init_from.isprintable()), source,
+            "init_from", "must be the path of a run folder", self.init_from,
         )
 
 

@@ -32,6 +32,8 @@ def format_info(metadata: dict) -> str:
         f"train:      {json.dumps(metadata.get('train'))}",
         "versions:   " + ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items() if k != "platform"),
     ]
+    if isinstance(metadata.get("parent"), dict):  # a warm start (genkit train --init-from)
+        lines.insert(2, f"parent:     {metadata['parent'].get('path')} ({metadata['parent'].get('model')})")
     return "\n".join(lines)
 
 

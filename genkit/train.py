@@ -21,6 +21,7 @@ from genkit.errors import UserError
 from genkit.registry import ModelEntry, get_model_entry
 from genkit.atomic import write_json
 from genkit.runtime.run_folder import FORMAT_VERSION, RunFolder
+from genkit.runtime.warm_start import ParentRun
 from genkit.versions import library_versions
 
 DEFAULT_OUTPUT_ROOT = Path("saved_models")
@@ -86,6 +87,23 @@ def _resumed_config(entry, run: RunFolder, file_values, overrides, flags):
     return model_config, train_config
 
 
+def _requested_parent(file_values: dict, overrides: dict, flags: dict) -> str | None:
+    """The run that --init-from (or train.init_from of --config or --set) names; None: a run from scratch (a value
+    that is not a path is left to TrainConfig's check)."""
+    value = flags.get("init_from")
+    if value is None:
+        value = merge_config_values(file_values, overrides).get("train", {}).get("init_from")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _warm_start_config(entry, parent: ParentRun, file_values, overrides, flags, source):
+    """The parent's config and train section < config file < --set < explicit flags; ``init_from`` the parent."""
+    parent.check_model(entry.name, entry.family)
+    values = merge_config_values(merge_config_values({**parent.config, "train": parent.train}, file_values), overrides)
+    model_config, train_config = resolve_config(entry, values, {}, flags, source)
+    return model_config, train_config.replace(f"{source} (train)", init_from=str(parent.path))
+
+
 @dataclasses.dataclass
 class TrainingRun:
     """One ``genkit train`` session on its way through the steps of :func:`train`.
@@ -100,6 +118,8 @@ class TrainingRun:
     run: RunFolder
     resume: bool
     verbose: int
+    parent: ParentRun | None = None  # --init-from: the run whose weights the new one starts from
+    saved_position: tuple[int, int] | None = None  # a resumed run's newest checkpoint: (epoch, step_in_epoch)
     strategy: Any = None
     chief: bool = True
     data: Any = None
@@ -119,6 +139,13 @@ class TrainingRun:
         """The training batches of ``epoch`` (shuffled by the run's seed and the epoch)."""
         config = self.train_config
         return self.model.training_dataset(self.data, config.batch_size, config.seed * 1000 + epoch)
+
+    def warm_start_parent(self) -> ParentRun | None:
+        """The run whose weights the model starts from: --init-from's, or, for a resumed warm start killed before
+        its first checkpoint, its parent again."""
+        if self.parent is None and self.resume and self.saved_position is None and self.train_config.init_from:
+            self.parent = ParentRun.read(self.train_config.init_from)
+        return self.parent
 
     def result(self) -> TrainingResult:
         return TrainingResult(run_dir=self.run.path, model=self.model, stop_reason=self.stop_reason, is_chief=self.chief)
@@ -140,7 +167,7 @@ def train(
     ``batch_size``, ``dataset``, ``data_dir``, ``seed``, ``strategy``,
     ``devices``, ``cluster``, ``mixed_precision``, ``jit``, ``time_limit`` in minutes,
     ``log_every_steps``, ``histograms``, ``log_every_seconds``, ``checkpoint_every`` in steps,
-    ``checkpoint_minutes``, ``checkpoints_to_keep``);
+    ``checkpoint_minutes``, ``checkpoints_to_keep``, ``init_from``: a run folder to start from);
     ``None`` means "not given". ``overrides`` are ``--set key=value`` strings
     or a mapping.
     """
@@ -169,17 +196,27 @@ def plan_run(model_name: str, config_file, overrides, out, resume: bool, verbose
     file_values = read_config_file(config_file) if config_file else {}
     override_values = parse_overrides(list(overrides)) if not isinstance(overrides, dict) else overrides
     source = f"--config {config_file}" if config_file else "--set"
+    parent_path = _requested_parent(file_values, override_values, flags)
 
     if resume:
+        if parent_path is not None:
+            raise UserError(
+                "--init-from with --resume: --resume continues a run from its own checkpoints, --init-from starts "
+                "a new run from another run's weights; pass one of them"
+            )
         run = RunFolder(out or _latest_run(entry.name))
         if not run.config_path.is_file():
             raise UserError(f"--resume {run.path}: not a run folder (no config.json)")
         model_config, train_config = _resumed_config(entry, run, file_values, override_values, flags)
+        return TrainingRun(entry, model_config, train_config, run, resume, verbose)
+    parent = ParentRun.read(parent_path) if parent_path is not None else None
+    if parent is not None:
+        model_config, train_config = _warm_start_config(entry, parent, file_values, override_values, flags, source)
     else:
         model_config, train_config = resolve_config(entry, file_values, override_values, flags, source)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run = RunFolder(out or DEFAULT_OUTPUT_ROOT / f"{entry.name}-{stamp}")
-    return TrainingRun(entry, model_config, train_config, run, resume, verbose)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run = RunFolder(out or DEFAULT_OUTPUT_ROOT / f"{entry.name}-{stamp}")
+    return TrainingRun(entry, model_config, train_config, run, resume, verbose, parent)
 
 
 def choose_strategy(state: TrainingRun) -> None:
@@ -222,7 +259,8 @@ def training_session(state: TrainingRun):
 
 
 def build_model(state: TrainingRun) -> None:
-    """The model and its optimizers, built under the strategy from the run's seed; the steps of an epoch."""
+    """The model and its optimizers, built under the strategy from the run's seed (a warm start's weights then set
+    to its parent's: fresh optimizers, step 0); the steps of an epoch."""
     import keras
 
     from genkit.runtime.trainer import steps_in_epoch
@@ -231,6 +269,11 @@ def build_model(state: TrainingRun) -> None:
     with state.strategy.scope():
         state.model = state.entry.model_class.from_hyperparameters(state.model_config)
         state.model.compile_for_training(state.model_config, seed=state.train_config.seed)
+    parent = state.warm_start_parent()
+    if parent is not None:
+        parent.start(state.model)  # a run whose weights do not fit is refused here, before the run folder is written
+        if state.verbose:
+            print(f"genkit: starting from the weights of {parent.path} (new optimizers, step 0)")
     # Checked before the run folder is written: a bad value leaves nothing behind.
     state.steps_per_epoch = steps_in_epoch(state.dataset(0), state.train_config.batch_size, state.data.name)
 
@@ -318,7 +361,7 @@ def check_run_folder(state: TrainingRun) -> None:
     if state.resume:
         # No checkpoint yet (killed before its first save): the run starts again from the beginning. A run killed
         # after its last epoch, while writing its files (no genkit.json yet), is finished without more training.
-        position = TrainingCheckpoint.saved_position(run.checkpoint_dir)
+        position = state.saved_position = TrainingCheckpoint.saved_position(run.checkpoint_dir)
         if position is not None and position[0] >= state.train_config.epochs and run.is_complete:
             raise UserError(
                 f"--resume {run.path}: the run has already trained {position[0]} epochs; "
@@ -376,6 +419,8 @@ def finalize(state: TrainingRun) -> None:
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": resolved["config"],
         "train": resolved["train"],
+        # A warm start's parent (its model is this one's: another is refused).
+        **({"parent": {"path": config.init_from, "model": entry.name}} if config.init_from else {}),
         "data": {**state.data.spec(), **final.preprocessing_description()},
         "files": {
             "model": "model.keras",

@@ -11,7 +11,8 @@
         model.keras        the trained model (float32, reloadable with genkit imported)
         serving/<version>/ TF Serving SavedModel (named signatures, no genkit needed)
         samples.png        a final grid
-        genkit.json        metadata, written last: a run without it is incomplete
+        genkit.json        metadata, written last: a run without it is incomplete (a warm start's names its
+                           "parent": the run folder it started from and its model)
 """
 
 from __future__ import annotations
@@ -118,11 +119,11 @@ class RunFolder:
 CONFIG_SCHEMA = {"model": (str, True), "config": (dict, True), "train": (dict, True)}
 METADATA_SCHEMA = {
     **CONFIG_SCHEMA, "data": (dict, True), "files": (dict, False), "serving": (dict, False), "training": (dict, False),
-    "metrics": (dict, False), "versions": (dict, False),
+    "metrics": (dict, False), "versions": (dict, False), "parent": (dict, False),
 }
 # Inside those: {(section, field): type} when present.
 NESTED_SCHEMA = {("data", "name"): str, ("serving", "signatures"): dict, ("serving", "version"): int,
-                 ("training", "strategy"): dict}
+                 ("training", "strategy"): dict, ("parent", "path"): str, ("parent", "model"): str}
 TYPE_NAMES = {str: "a string", dict: "a JSON object", int: "an integer"}
 
 
