@@ -151,6 +151,7 @@ def test_user_errors_are_one_line_with_exit_status_2(tmp_path, tiny_npz, trained
     assert not (tmp_path / "r2").exists(), "a rejected --batch-size left a run folder behind"
 
 
+@pytest.mark.slow
 def test_in_a_fresh_process_a_user_error_is_one_line_without_tensorflow_notices(tmp_path, trained_run):
     # The point of a fresh process: TensorFlow's C++ start-up notices go to the real stderr.
     _assert_user_error(run_genkit("train", "nope", check=False), "unknown model 'nope'")

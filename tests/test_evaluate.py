@@ -62,6 +62,7 @@ def test_evaluate_against_a_dataset_without_a_test_split_uses_all_its_images(run
     assert not (run_copy / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_user_errors_are_one_line_with_exit_status_2(run_copy, tmp_path):
     _assert_user_error(run_cli("evaluate", run_copy, "-n", 0, check=False), "-n", ">= 1")
     _assert_user_error(

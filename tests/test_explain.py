@@ -140,6 +140,7 @@ def test_language_model_token_saliency_and_next_token(tmp_path_factory, tiny_tex
     assert (np.diff(probabilities, axis=1) <= 0).all() and (probabilities.sum(axis=1) <= 1.0 + 1e-5).all()
 
 
+@pytest.mark.slow
 def test_captioner_attention_and_fusion_modalities(tmp_path_factory, tiny_manifest):
     captioner = _train(tmp_path_factory, "captioner", f"manifest:{tiny_manifest}")
     index, arrays = _explained(captioner)
@@ -169,6 +170,7 @@ def test_captioner_attention_and_fusion_modalities(tmp_path_factory, tiny_manife
     assert all(row[ids > 0].max() == 1.0 for row, ids in zip(text["saliency"], text["ids"]) if (ids > 0).sum() > 1)
 
 
+@pytest.mark.slow
 def test_text_to_image_prompt_grid_and_cams(tmp_path_factory, tiny_manifest):
     run_dir = _train(tmp_path_factory, "text2image-vae", f"manifest:{tiny_manifest}")
     index, arrays = _explained(run_dir, methods=["prompt-grid", "prompt-cam"])

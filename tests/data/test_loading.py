@@ -210,6 +210,7 @@ class GenkitTinyImages(tfds.core.GeneratorBasedBuilder):
 '''
 
 
+@pytest.mark.slow
 def test_tfds_offline_from_a_prepared_builder(tmp_path):
     # Prepare the dataset in another process with TFDS's own builder, then load it by name
     # here, where that builder class was never defined: TFDS reads it from its files.

@@ -207,6 +207,7 @@ def test_model_conditioning_accuracy_asks_each_class_and_scores_it(embedded, ext
     assert other["conditioning_accuracy"].startswith("n/a")
 
 
+@pytest.mark.slow
 def test_inception_without_its_weights_is_a_clear_error_offline(tmp_path):
     # A fresh process with an empty Keras home: nothing is downloaded, the error names the missing file.
     output = run_python(

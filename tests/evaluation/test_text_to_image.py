@@ -76,6 +76,7 @@ def test_the_shipped_dual_encoder_loads_and_ranks_real_pairs_far_above_chance():
     assert r_precision(images, vectors, texts) > 10 * (1 / 100)
 
 
+@pytest.mark.slow
 def test_the_classifier_script_trains_an_emoji_card_that_the_extractor_reads(tmp_path):
     import subprocess
     import sys

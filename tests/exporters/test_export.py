@@ -22,6 +22,7 @@ def _keras_images(run_dir, z):
     return np.asarray(RunFolder(run_dir).load_model().generate(z))
 
 
+@pytest.mark.slow
 def test_every_format_is_written_with_its_report_and_metadata(dcgan_exports):
     expected_files = {
         "savedmodel": "dcgan/1/saved_model.pb", "tflite": "serving_default.tflite", "onnx": "serving_default.onnx",
@@ -54,6 +55,7 @@ def test_every_format_is_written_with_its_report_and_metadata(dcgan_exports):
     assert serving["model_name"] == "dcgan" and serving["version"] == 1
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_every_serving_signature(dcgan_exports):
     cli = Path(sys.executable).with_name("saved_model_cli")
     if not cli.exists():
@@ -66,6 +68,7 @@ def test_saved_model_cli_lists_every_serving_signature(dcgan_exports):
     assert "inputs['z'] tensor_info" in shown and "outputs['images'] tensor_info" in shown
 
 
+@pytest.mark.slow
 def test_savedmodel_loads_and_runs_in_a_process_that_never_imports_genkit(dcgan_exports, trained_run, tmp_path):
     z = np.random.default_rng(3).standard_normal((5, 8)).astype("float32")
     np.save(tmp_path / "z.npy", z)

@@ -1,5 +1,5 @@
-"""The shared harness: every registered model trains, changes every network, reloads in a fresh process with
-identical outputs, trains through the CLI on two mirrored devices, and serves every signature."""
+"""The shared harness: every registered model trains, changes every network, reloads with identical outputs (in
+this process; in a fresh one in the slow tier), trains through the CLI on two mirrored devices, and serves every signature."""
 
 from __future__ import annotations
 
@@ -71,8 +71,9 @@ def _save_inputs(path, inputs_by_endpoint):
     np.savez(path, **{f"{e}/{k}": v for e, inputs in inputs_by_endpoint.items() for k, v in inputs.items()})
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_one_step_changes_every_network_and_model_keras_reloads_in_a_fresh_process(request, tmp_path, name):
+def _step_and_save(request, tmp_path, name):
+    """One train step changes every trainable network; the model is saved with endpoint inputs drawn for it.
+    Returns the endpoint inputs and the outputs the saved model must reproduce."""
     model, data = _build(request, name)
     networks = _networks(model)
     assert networks, f"{name}: no trainable network in checkpoint_objects()"
@@ -89,8 +90,32 @@ def test_one_step_changes_every_network_and_model_keras_reloads_in_a_fresh_proce
 
     model.save(tmp_path / "model.keras")
     inputs = _all_endpoint_inputs(model, data)
+    return inputs, _endpoint_outputs(model, inputs)
+
+
+def _assert_same_outputs(name, reloaded, expected):
+    assert sorted(reloaded) == sorted(expected)
+    for key, value in expected.items():
+        if value.dtype.kind in "fc":
+            np.testing.assert_allclose(reloaded[key], value, atol=1e-5, err_msg=f"{name} {key}")
+        else:
+            np.testing.assert_array_equal(reloaded[key], value, err_msg=f"{name} {key}")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_one_step_changes_every_network_and_model_keras_reloads_with_identical_outputs(request, tmp_path, name):
+    import genkit.models  # noqa: F401  (registers genkit's serialisable classes)
+
+    inputs, expected = _step_and_save(request, tmp_path, name)
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    _assert_same_outputs(name, _endpoint_outputs(model, inputs), expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_one_step_changes_every_network_and_model_keras_reloads_in_a_fresh_process(request, tmp_path, name):
+    inputs, expected = _step_and_save(request, tmp_path, name)
     _save_inputs(tmp_path / "inputs.npz", inputs)
-    expected = _endpoint_outputs(model, inputs)
     run_python(
         "import keras, numpy as np, tensorflow as tf, genkit.models\n"
         f"model = keras.saving.load_model({str(tmp_path / 'model.keras')!r})\n"
@@ -102,12 +127,7 @@ def test_one_step_changes_every_network_and_model_keras_reloads_in_a_fresh_proce
         f"np.savez({str(tmp_path / 'outputs.npz')!r}, **outputs)\n"
     )
     reloaded = np.load(tmp_path / "outputs.npz", allow_pickle=True)  # string outputs are object arrays
-    assert sorted(reloaded.files) == sorted(expected)
-    for key, value in expected.items():
-        if value.dtype.kind in "fc":
-            np.testing.assert_allclose(reloaded[key], value, atol=1e-5, err_msg=f"{name} {key}")
-        else:
-            np.testing.assert_array_equal(reloaded[key], value, err_msg=f"{name} {key}")
+    _assert_same_outputs(name, {key: reloaded[key] for key in reloaded.files}, expected)
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ weights, with its own optimizers at step 0; an incompatible run is refused in on
 import shutil
 
 import numpy as np
+import pytest
 
 from conftest import read_json, run_cli
 from genkit.registry import get_model_entry
@@ -124,6 +125,7 @@ def test_a_resumed_warm_start_killed_before_its_first_checkpoint_starts_from_its
     assert read_json(out / "genkit.json")["parent"]["path"] == str(trained_run.resolve())
 
 
+@pytest.mark.slow
 def test_a_warm_started_language_model_keeps_its_parents_vocabulary_on_new_text(tiny_text, tmp_path):
     model, parent, child = "char-lstm", tmp_path / "parent", tmp_path / "child"
     tiny = [flag for assignment in get_model_entry(model).tiny_overrides for flag in ("--set", assignment)]

@@ -61,6 +61,7 @@ def test_time_limit_then_resume_continues_exactly_where_it_stopped(tmp_path, tin
     assert (straight / "genkit.json").read_bytes() == finished
 
 
+@pytest.mark.slow
 def test_resume_refuses_to_change_what_the_run_computes(tmp_path, tiny_npz, trained_run):
     process = run_genkit("train", "dcgan", "--resume", "--out", trained_run, "--batch-size", 32, check=False)
     assert process.returncode == 2 and "'batch_size' cannot change on resume" in process.stderr
@@ -70,6 +71,7 @@ def test_resume_refuses_to_change_what_the_run_computes(tmp_path, tiny_npz, trai
     assert process.returncode == 2 and "not a run folder" in process.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_npz):
     out = tmp_path / "run"
     command = [
@@ -97,6 +99,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, tiny_npz):
     assert (out / "model.keras").is_file()
 
 
+@pytest.mark.slow
 def test_a_diverging_run_stops_with_a_clear_message_and_stays_incomplete(tmp_path, tiny_npz):
     out = tmp_path / "run"
     process = _train(tiny_npz, out, "--set", "discriminator_learning_rate=1e30", "--set", "generator_learning_rate=1e30",

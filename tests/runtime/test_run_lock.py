@@ -65,6 +65,7 @@ def test_a_read_only_run_folder_has_no_writer_to_exclude(tmp_path, monkeypatch):
         assert not lock.held
 
 
+@pytest.mark.slow
 def test_resume_and_export_wait_for_the_live_trainer_then_take_over_its_lock_once_it_is_dead(tmp_path, tiny_npz):
     run = tmp_path / "run"
     run_cli("train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--batch-size", 64, "--out", run, "--quiet",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import run_python
 
 OVERFLOW_ON_ONE_REPLICA = """
@@ -41,6 +43,7 @@ print(json.dumps(results))
 """
 
 
+@pytest.mark.slow
 def test_an_overflow_on_any_replica_skips_the_step_on_every_replica():
     results = json.loads(run_python(OVERFLOW_ON_ONE_REPLICA).strip().splitlines()[-1])
     scale = results["initial_scale"]

@@ -53,6 +53,7 @@ def trained(tiny_manifest):
     return model, data, (before, _cross_entropy(model, data))
 
 
+@pytest.mark.slow
 def test_teacher_forcing_learns_the_training_captions(trained):
     model, data, (before, after) = trained
     assert model.preprocessor.input_names == ["image", "text"]

@@ -30,6 +30,7 @@ def test_recall_counts_ties_against_the_match():
     assert recall_at_k(similarity, 1) == pytest.approx(1 / 3) and recall_at_k(similarity, 3) == 1
 
 
+@pytest.mark.slow
 def test_the_contrastive_loss_falls_and_retrieval_beats_chance_on_the_training_pairs(tiny_manifest):
     model, data = _build(tiny_manifest, text_reference="first")
     assert model.preprocessor.input_names == ["image", "text"]

@@ -93,6 +93,7 @@ def test_evaluation_reports_accuracy_f1_ablations_and_learned_weights(tiny_manif
     assert "top5_accuracy" not in metrics  # three classes
 
 
+@pytest.mark.slow
 def test_tf_serving_rest_json_with_base64_files_gives_the_raw_inputs_predictions(tmp_path, tiny_manifest):
     """A REST client sends {"instances": [{"image_bytes": {"b64": ...}, "text": ..., "audio_bytes": {"b64": ...}}]};
     TF Serving decodes every {"b64": ...} to bytes and stacks each key into a batch, then runs the signature."""
@@ -121,6 +122,7 @@ def test_tf_serving_rest_json_with_base64_files_gives_the_raw_inputs_predictions
     assert [label.decode() for label in from_files["label"].numpy()] == [label.decode() for label in from_raw["label"].numpy()]
 
 
+@pytest.mark.slow
 def test_train_evaluate_sample_and_bad_input_through_the_command_line(tmp_path, tiny_manifest):
     run = tmp_path / "run"
     sets = [flag for item in TINY for flag in ("--set", item)]

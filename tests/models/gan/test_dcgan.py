@@ -101,6 +101,7 @@ def test_xla_compiled_step_matches_the_plain_step():
     np.testing.assert_allclose(float(plain_logs["g_loss"]), float(compiled_logs["g_loss"]), rtol=2e-2)
 
 
+@pytest.mark.slow
 def test_model_keras_reloads_in_a_fresh_process_with_identical_outputs(tmp_path):
     model, config = _model()
     model.train_step(tf.constant(_images()))

@@ -237,6 +237,7 @@ print("ok", str(replicas[0].aggregation).split(".")[-1])
 """
 
 
+@pytest.mark.slow
 def test_moving_average_updates_in_replica_context_on_two_mirrored_devices():
     output = run_python(MIRRORED_MOVING_AVERAGE.format(tiny=TINY))
     assert output.split()[-2:] == ["ok", "ONLY_FIRST_REPLICA"]
@@ -360,6 +361,7 @@ def cgan_run(tmp_path_factory, tiny_npz):
     return run_dir
 
 
+@pytest.mark.slow
 def test_cgan_run_serves_z_and_label_and_samples_a_chosen_class(cgan_run, tmp_path):
     metadata = read_json(cgan_run / "genkit.json")
     assert metadata["config"]["num_classes"] == 10  # filled from the data

@@ -91,6 +91,7 @@ def t2i_run(tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_sample_reports_unknown_prompt_words_and_writes_the_grid(t2i_run, tmp_path):
     result = run_cli("sample", t2i_run, "--prompt", "red zebraqq apple", "-n", 4, "--out", tmp_path / "grid.png")
     assert "not in the model's vocabulary, read as the unknown word: zebraqq" in result.stderr

@@ -241,6 +241,7 @@ def test_cli_sample_writes_text_and_rejects_image_options(char_run, tmp_path):
     assert vocabulary["vocabulary"][:2] == ["[UNK]", "<|endoftext|>"]
 
 
+@pytest.mark.slow
 def test_string_savedmodel_generates_text_without_genkit(char_run):
     code = (
         "import sys, tensorflow as tf\n"
@@ -264,6 +265,7 @@ def test_string_savedmodel_generates_text_without_genkit(char_run):
     assert model.generate_samples(1, prompt="And God", length=12, temperature=0.0) == [texts[0]]
 
 
+@pytest.mark.slow
 def test_the_string_savedmodel_refuses_requests_out_of_bounds_before_any_step(char_run):
     """What a TF Serving client could send: each out-of-bounds value gets an error naming it, from a process
     without genkit; a long prompt keeps its last tokens."""

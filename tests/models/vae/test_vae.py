@@ -307,6 +307,7 @@ def test_kl_between_gaussians_matches_the_standard_normal_case_and_a_monte_carlo
     np.testing.assert_allclose(gaussian_kl_between(mean, log_var, prior_mean, prior_log_var), estimate, rtol=0.02)
 
 
+@pytest.mark.slow
 def test_text2image_vae_reports_its_nll_below_minus_its_elbo_and_its_prior_reads_the_text(tmp_path):
     from genkit.registry import get_model_entry
 
