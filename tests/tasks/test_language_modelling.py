@@ -142,3 +142,52 @@ def test_decoding_from_start_tokens_continues_a_prompt():
     )
     # By log-probability: from 2, "3 <end>" (-1.11) beats "3 2 3 <end>" (-1.73); from 3 and 1 the end at once.
     assert searched_lengths.numpy().tolist() == [1, 0, 0] and searched.numpy()[0, 0] == 3
+
+
+def test_language_model_beam_search_of_width_one_is_greedy_sampling(char_model):
+    model, _ = char_model
+    for prompt in ["And God said", "", "light"]:
+        greedy = model.generate_samples(1, prompt=prompt, length=24, temperature=0)
+        assert model.generate_samples(2, prompt=prompt, length=24, beam_width=1) == greedy * 2
+        assert model.beam_search_texts([prompt], 24, 1) == greedy
+
+
+def test_language_model_beam_search_as_wide_as_the_vocabulary_finds_the_likeliest_continuation(char_model):
+    # Two steps with a beam per token are exhaustive: compare with every continuation of at most two tokens.
+    model, _ = char_model
+    vocabulary = len(model.vocabulary)
+    assert vocabulary <= 64, "the search is capped at 64 beams"
+    ids = model.tokenizer.encode("And God")
+    state = model.initial_state(1)
+    for position, token in enumerate(ids):
+        logits, state = model.step(tf.constant([token], tf.int32), state, tf.constant([position]))
+    first = tf.nn.log_softmax(logits[0]).numpy()
+    tiled = [tf.repeat(s, vocabulary, axis=0) for s in state]
+    logits, _ = model.step(tf.range(vocabulary, dtype=tf.int32), tiled, tf.fill([vocabulary], len(ids)))
+    totals = first[:, None] + tf.nn.log_softmax(logits).numpy()
+    totals[model.end_id, :] = -np.inf  # nothing follows the end
+    best_pair = np.unravel_index(np.argmax(totals), totals.shape)
+    best = max(totals[best_pair], first[model.end_id])
+
+    prompt_ids, prompt_lengths = model.encode_prompts(tf.constant(["And God"]))
+    tokens, mask, log_probabilities = model.beam_search_ids(
+        prompt_ids, prompt_lengths, tf.constant(2), tf.constant([vocabulary]), tf.zeros([1]),
+    )
+    assert log_probabilities.numpy()[0] == pytest.approx(best, rel=1e-4)
+    if best == totals[best_pair]:
+        assert tokens.numpy()[0].tolist() == list(best_pair) and mask.numpy()[0].tolist() == [True, True]
+    # A narrower search never finds a likelier continuation.
+    _, _, narrow = model.beam_search_ids(prompt_ids, prompt_lengths, tf.constant(2), tf.constant([2]), tf.zeros([1]))
+    assert narrow.numpy()[0] <= log_probabilities.numpy()[0] + 1e-5
+
+
+def test_language_model_beam_search_refuses_sampling_flags_in_one_line(char_model):
+    from genkit.errors import UserError
+
+    model, _ = char_model
+    with pytest.raises(UserError, match=r"^--beam-width 3: beam search keeps the likeliest continuation; leave out"):
+        model.generate_samples(1, beam_width=3, temperature=0.7)
+    with pytest.raises(UserError, match=r"^--length-penalty ranks the beams of a search: give --beam-width K too$"):
+        model.generate_samples(1, length_penalty=1.0)
+    texts = model.generate_samples(1, prompt="And God", length=12, beam_width=3, length_penalty=0.6)
+    assert texts[0].startswith("And God")

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from genkit.errors import UserError
-from genkit.options import Option, non_negative_float, number, positive_int, probability, whole_number
+from genkit.options import Option
 from genkit.registry import register_model
 from genkit.signatures import Endpoint
 from genkit.models.captioner.caption_decoder import (
@@ -19,19 +19,16 @@ from genkit.models.captioner.captioner_config import CaptionerConfig
 from genkit.models.captioner.captioner_endpoints import (
     captioner_endpoints, decode_step_inputs, decoding_declarations, decoding_example,
 )
+from genkit.tasks.decoding.decoding_options import (
+    BEAM_WIDTH_OPTION, LENGTH_PENALTY_OPTION, TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION,
+)
 from genkit.tasks.decoding.graph_decoding import beam_search, sample_sequences
 from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.tasks.modality_encoders import image_grid_encoder
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.paired_task import ImageTextTask
 
-DECODING_OPTIONS = (
-    Option("beam_width", "captioners: beams of the search (1 is greedy; default: the model's)", whole_number(1), "K"),
-    Option("length_penalty", "captioners: alpha of the beams' length normalisation", number(0.0, 5.0), "A"),
-    Option("temperature", "text models: 0 is greedy", non_negative_float, "T"),
-    Option("top_k", "text models: sample from the K likeliest", positive_int, "K"),
-    Option("top_p", "text models: nucleus sampling, cumulative probability P", probability, "P"),
-)
+DECODING_OPTIONS = (BEAM_WIDTH_OPTION, LENGTH_PENALTY_OPTION, TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION)
 SAMPLING_OPTIONS = (
     Option("images", "captioners: PNG/JPEG files to caption", str, "IMAGE", nargs="+"),
     *DECODING_OPTIONS,

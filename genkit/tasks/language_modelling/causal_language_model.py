@@ -10,9 +10,12 @@ import tensorflow as tf
 
 from genkit.data.text_tokenizer import OOV_TOKEN, TextTokenizer, graph_tokens
 from genkit.errors import UserError
-from genkit.options import PROMPT_OPTION, Option, non_negative_float, positive_int, probability
+from genkit.options import PROMPT_OPTION, Option, positive_int
 from genkit.signatures import TensorDeclaration
-from genkit.tasks.decoding.graph_decoding import sample_sequences
+from genkit.tasks.decoding.decoding_options import (
+    BEAM_WIDTH_OPTION, LENGTH_PENALTY_OPTION, TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION,
+)
+from genkit.tasks.decoding.graph_decoding import beam_search, sample_sequences
 from genkit.tasks.generative_task import GenerativeTask
 from genkit.tasks.language_modelling.language_model_endpoints import (
     MAX_GENERATION_LENGTH, MAX_PROMPT_TOKENS, MAX_PROMPTS, example_inputs, language_model_endpoints, text_declarations,
@@ -22,9 +25,7 @@ from genkit.tasks.language_modelling.language_model_endpoints import (
 SAMPLING_OPTIONS = (
     PROMPT_OPTION,
     Option("length", "text models: tokens to generate", positive_int, "N"),
-    Option("temperature", "text models: 0 is greedy", non_negative_float, "T"),
-    Option("top_k", "text models: sample from the K likeliest", positive_int, "K"),
-    Option("top_p", "text models: nucleus sampling, cumulative probability P", probability, "P"),
+    TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION, BEAM_WIDTH_OPTION, LENGTH_PENALTY_OPTION,
 )
 
 
@@ -206,21 +207,40 @@ class CausalLanguageModel(GenerativeTask):
         )
         return state, tf.gather(prompt_ids, last, batch_dims=1), last
 
+    def _decoding_step(self, tokens, carried):
+        """The one-step decoder of genkit.tasks.decoding.graph_decoding: the positions ride along as the first state."""
+        position, *state = carried
+        logits, next_state = self.step(tokens, state, position)
+        return logits, [position + 1, *next_state], tf.zeros([tf.shape(tokens)[0], 1])
+
     def generate_ids(self, prompt_ids, prompt_lengths, length, temperature, top_k, top_p, seed):
         """Generated ids [batch, max(length)] and a mask of the ones that count (within length, before an end token)."""
         state, last_tokens, positions = self.prefill(prompt_ids, prompt_lengths)
         steps = tf.maximum(tf.reduce_max(tf.concat([length, [0]], 0)), 0)
-
-        def step(tokens, carried):
-            position, *state = carried
-            logits, next_state = self.step(tokens, state, position)
-            return logits, [position + 1, *next_state], tf.zeros([tf.shape(tokens)[0], 1])
-
         tokens, lengths, _, _ = sample_sequences(
-            step, [positions, *state], temperature, top_k, top_p, seed, steps, boundary_id=self.end_id,
+            self._decoding_step, [positions, *state], temperature, top_k, top_p, seed, steps, boundary_id=self.end_id,
             start_tokens=last_tokens,
         )
         return tokens, tf.range(steps)[None, :] < tf.minimum(lengths, length)[:, None]
+
+    def beam_search_ids(self, prompt_ids, prompt_lengths, length, beam_width, length_penalty):
+        """The likeliest continuation of each prompt by beam search (``beam_width`` [batch], 1 is greedy decoding):
+        ids [batch, length], a mask of the ones that count (before an end token) and their log-probabilities [batch].
+        ``length_penalty`` [batch] is the alpha of the beams' length normalisation (0: rank by log-probability)."""
+        state, last_tokens, positions = self.prefill(prompt_ids, prompt_lengths)
+        tokens, lengths, log_probabilities, _ = beam_search(
+            self._decoding_step, [positions, *state], beam_width, length, length_penalty, boundary_id=self.end_id,
+            start_tokens=last_tokens,
+        )
+        return tokens, tf.range(length)[None, :] < lengths[:, None], log_probabilities
+
+    def continuations(self, prompts, tokens, mask):
+        """Strings: ``text`` (prompt + continuation) and ``generated`` (the tokens under ``mask``) [batch]."""
+        strings = tf.ragged.boolean_mask(tf.gather(tf.constant(self.vocabulary), tokens), mask)
+        joiner = self.tokenizer.joiner
+        generated = tf.strings.reduce_join(strings, axis=1, separator=joiner)
+        separator = tf.where((strings.row_lengths() > 0) & (tf.strings.length(prompts) > 0), joiner, "")
+        return {"text": prompts + separator + generated, "generated": generated}
 
     def generate_text(self, prompts, length, temperature, top_k, top_p, seed):
         """Strings: ``text`` (prompt + continuation) and ``generated`` (the continuation) [batch].
@@ -234,11 +254,7 @@ class CausalLanguageModel(GenerativeTask):
             length = tf.identity(length)
         prompt_ids, prompt_lengths = self.encode_prompts(prompts)
         tokens, mask = self.generate_ids(prompt_ids, prompt_lengths, length, temperature, top_k, top_p, seed)
-        strings = tf.ragged.boolean_mask(tf.gather(tf.constant(self.vocabulary), tokens), mask)
-        joiner = self.tokenizer.joiner
-        generated = tf.strings.reduce_join(strings, axis=1, separator=joiner)
-        separator = tf.where((strings.row_lengths() > 0) & (tf.strings.length(prompts) > 0), joiner, "")
-        return {"text": prompts + separator + generated, "generated": generated}
+        return self.continuations(prompts, tokens, mask)
 
     def sample_inputs(self, num_samples, seed):
         return self.generation_inputs([""] * num_samples, self.default_length, 1.0, 0, 1.0, seed)
@@ -270,15 +286,50 @@ class CausalLanguageModel(GenerativeTask):
             texts += [text.decode("utf-8") for text in outputs["text"].numpy()]
         return texts
 
+    _beam_search_function = None
+
+    def beam_search_texts(self, prompts, length: int, beam_width: int, length_penalty: float = 0.0) -> list[str]:
+        """Prompt + likeliest continuation of at most ``length`` tokens, by beam search, for each prompt."""
+        if self._beam_search_function is None:
+            def search(prompts, length, beam_width, length_penalty):
+                prompt_ids, prompt_lengths = self.encode_prompts(prompts)
+                tokens, mask, _ = self.beam_search_ids(prompt_ids, prompt_lengths, length, beam_width, length_penalty)
+                return self.continuations(prompts, tokens, mask)
+
+            self._beam_search_function = tf.function(search, input_signature=[
+                tf.TensorSpec([None], tf.string), tf.TensorSpec([], tf.int32), tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.float32),
+            ])
+        texts = []
+        for start in range(0, len(prompts), MAX_PROMPTS):
+            chunk = np.array(prompts[start:start + MAX_PROMPTS], dtype=str)
+            outputs = self._beam_search_function(
+                chunk, np.int32(length), np.full(len(chunk), beam_width, np.int32),
+                np.full(len(chunk), length_penalty, np.float32),
+            )
+            texts += [text.decode("utf-8") for text in outputs["text"].numpy()]
+        return texts
+
     def generate_samples(self, num_samples: int, seed: int = 0, prompt=None, length=None, temperature=None,
-                         top_k=None, top_p=None, **options):
-        """``num_samples`` texts: ``prompt`` (default: none, start of a document) and ``length`` tokens after it."""
+                         top_k=None, top_p=None, beam_width=None, length_penalty=None, **options):
+        """``num_samples`` texts: ``prompt`` (default: none, start of a document) and ``length`` tokens after it,
+        sampled, or the likeliest continuation by beam search when ``beam_width`` is given."""
         self.check_options("sampling", options)
         if length is not None and length > MAX_GENERATION_LENGTH:
             raise UserError(f"--length {length}: at most {MAX_GENERATION_LENGTH} tokens per sample")
+        length = self.default_length if length is None else length
+        if beam_width is None and length_penalty is not None:
+            raise UserError("--length-penalty ranks the beams of a search: give --beam-width K too")
+        if beam_width is not None:
+            if temperature or top_k is not None or top_p is not None:
+                raise UserError(
+                    f"--beam-width {beam_width}: beam search keeps the likeliest continuation; "
+                    "leave out --temperature, --top-k and --top-p (they sample)"
+                )
+            # One search: it is deterministic, so every sample is the same text.
+            return self.beam_search_texts([prompt or ""], length, beam_width, length_penalty or 0.0) * num_samples
         inputs = self.generation_inputs(
-            [prompt or ""] * num_samples, self.default_length if length is None else length,
-            1.0 if temperature is None else temperature, top_k, top_p, seed,
+            [prompt or ""] * num_samples, length, 1.0 if temperature is None else temperature, top_k, top_p, seed,
         )
         return self.generate(**inputs)
 
