@@ -10,7 +10,7 @@ import numpy as np
 from genkit.errors import UserError
 from genkit.options import Option
 from genkit.signatures import TensorDeclaration
-from genkit.tasks.generative_task import GenerativeTask
+from genkit.tasks.task import Task
 
 # How many samples ``genkit evaluate`` generates by default (capped at the size of the test split).
 DEFAULT_EVALUATION_SAMPLES = 10_000
@@ -24,7 +24,7 @@ def image_declaration(name: str, image_shape, description: str = "") -> TensorDe
     return TensorDeclaration(name, "image", "float32", tuple(image_shape), value_range=(0.0, 1.0), description=description)
 
 
-class ImageGenerationTask(GenerativeTask):
+class ImageGenerationTask(Task):
     """A task that trains on images and generates images (GANs, VAEs, autoencoders).
 
     ``training_image_range`` is the value range the networks train on

@@ -11,7 +11,7 @@ from genkit.data.text_tokenizer import WORD_PATTERN
 from genkit.data.wav import wav_bytes
 from genkit.errors import UserError
 from genkit.signatures import TensorDeclaration
-from genkit.tasks.generative_task import GenerativeTask
+from genkit.tasks.task import Task
 from genkit.tasks.image_generation import image_declaration
 
 ENCODED_INPUTS = {"image": "PNG or JPEG file bytes", "audio": "WAV file bytes (16-bit PCM)"}
@@ -38,7 +38,7 @@ def build_vocabulary(texts, max_size: int, min_count: int = 1) -> list[str]:
     return sorted(kept, key=lambda word: (-counts[word], word))[:max_size]
 
 
-class PairedDataTask(GenerativeTask):
+class PairedDataTask(Task):
     """A task over a :class:`~genkit.data.paired_dataset.PairedDataset`: one encoder input per feature.
 
     The model holds a :class:`~genkit.tasks.paired_preprocessor.PairedPreprocessor`

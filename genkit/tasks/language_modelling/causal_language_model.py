@@ -13,7 +13,7 @@ from genkit.errors import UserError
 from genkit.options import PROMPT_OPTION, Option, non_negative_float, positive_int, probability
 from genkit.signatures import TensorDeclaration
 from genkit.tasks.decoding.graph_decoding import sample_sequences
-from genkit.tasks.generative_task import GenerativeTask
+from genkit.tasks.task import Task
 from genkit.tasks.language_modelling.language_model_endpoints import (
     MAX_GENERATION_LENGTH, MAX_PROMPT_TOKENS, MAX_PROMPTS, example_inputs, language_model_endpoints, text_declarations,
     text_metadata,
@@ -28,7 +28,7 @@ SAMPLING_OPTIONS = (
 )
 
 
-class CausalLanguageModel(GenerativeTask):
+class CausalLanguageModel(Task):
     """A token-level language model that predicts each token from the ones before it (keras-hub's ``CausalLM``).
 
     A network family implements four methods over a state it *declares*:
