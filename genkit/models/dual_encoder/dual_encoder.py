@@ -30,7 +30,7 @@ def _unit(x):
 @register_model(
     "dual-encoder",
     config=DualEncoderConfig,
-    family="fusion",
+    family="dual_encoder",
     description="Contrastive image-text dual encoder (CLIP-style InfoNCE, learned temperature); retrieval and scoring",
     train_defaults={"epochs": 40, "batch_size": 128},
     tiny_overrides=["width=8", "image_filters=[4]", "embedding_dim=8", "text_units=8"],
