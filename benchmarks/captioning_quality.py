@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.quality_table import quality_arguments, summary_table  # noqa: E402
 from genkit.atomic import write_bytes, write_json  # noqa: E402
-from genkit.data.registry import load_dataset  # noqa: E402
+from genkit.data.dataset_registry import load_dataset  # noqa: E402
 from genkit.evaluation.caption_floors import constant_caption, nearest_neighbour_captions  # noqa: E402
 from genkit.evaluation.caption_metrics import caption_metrics  # noqa: E402
 from genkit.train import train  # noqa: E402

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from genkit.atomic import write_bytes, write_json  # noqa: E402
 from genkit.config import parse_overrides  # noqa: E402
-from genkit.data.registry import load_dataset  # noqa: E402
+from genkit.data.dataset_registry import load_dataset  # noqa: E402
 from genkit.evaluate import evaluate  # noqa: E402
 from genkit.evaluation.retrieval import recall_at_k  # noqa: E402
 from genkit.layers.modality_fusion import FUSION_LAYERS  # noqa: E402

@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.quality_table import quality_arguments, summary_table  # noqa: E402
 from genkit.atomic import atomic_path, write_bytes, write_json  # noqa: E402
-from genkit.data.registry import load_dataset  # noqa: E402
+from genkit.data.dataset_registry import load_dataset  # noqa: E402
 from genkit.evaluation.text_to_image import text_to_image_evaluation  # noqa: E402
 from genkit.train import train  # noqa: E402
 from genkit.versions import library_versions  # noqa: E402

@@ -7,7 +7,7 @@ import os
 import sys
 
 from genkit.config import CLUSTERS, MAX_DEVICES, MAX_SEED, MIXED_PRECISION_POLICIES, STRATEGIES
-from genkit.data.registry import dataset_usage
+from genkit.data.dataset_registry import dataset_usage
 from genkit.errors import ExportCheckFailed, TrainingDiverged, UserError
 from genkit.options import merged_options, positive_float, positive_int, whole_number
 from genkit.runtime.cluster import WorkerLost

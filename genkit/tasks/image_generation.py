@@ -117,7 +117,7 @@ class ImageGenerationTask(Task):
     @classmethod
     def evaluation_data(cls, metadata: dict, dataset: str | None = None, data_dir: str | None = None):
         """The run's dataset, or ``dataset``; its images must have the model's shape."""
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
 
         shape = metadata["config"].get("image_shape")
         spec = dataset or metadata["data"]["name"]

@@ -65,7 +65,7 @@ class PairedDataTask(Task):
 
     @classmethod
     def prepare_data(cls, model_config, train_config):
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
 
         needs = tuple(model_config.inputs) + cls.target_fields(model_config)
         data = load_dataset(
@@ -158,7 +158,7 @@ class PairedDataTask(Task):
     @classmethod
     def evaluation_data(cls, metadata: dict, dataset: str | None = None, data_dir: str | None = None):
         """The run's dataset (its test split) read as it was for training, or ``dataset``."""
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
         from genkit.registry import get_model_entry
 
         config = get_model_entry(metadata["model"]).config_class.from_dict(metadata["config"], "genkit.json")

@@ -121,7 +121,7 @@ class Task(keras.Model):
         The dataset must yield ``data_fields``; :meth:`complete_config` fills
         what the data decides (an image shape, a vocabulary, ...).
         """
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
 
         needs = cls.data_fields + (("labels",) if getattr(cls, "conditional", False) else ())
         data = load_dataset(

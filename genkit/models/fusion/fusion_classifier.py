@@ -224,7 +224,7 @@ class FusionClassifier(PairedDataTask):
         self.check_options("sampling", {"examples": examples, **options})
         if not examples:
             raise UserError("--examples: required for a fusion classifier (e.g. --examples manifest:my_files.jsonl)")
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
 
         options = {
             "image_size": self.preprocessor.image_shape[0] if self.preprocessor.image_shape else None,
