@@ -62,7 +62,7 @@ def test_info_prints_the_run(trained_run):
 
 
 def test_info_counts_a_text_model_in_windows():
-    from genkit.info import format_info
+    from genkit.commands.info import format_info
 
     text = format_info({"model": "char-lstm", "family": "language_model",
                         "training": {"examples_per_second": 512.0, "example_unit": "windows"}})
