@@ -1,5 +1,6 @@
 """Capabilities that model families compose: the shared task base, image generation, class conditioning, paired data,
-encoder-decoder training, and the training utilities every family uses (noise, loss scaling, schedules)."""
+encoder-decoder training, language modelling, decoding and explanations (the training utilities every family uses,
+noise, loss scaling and schedules, are in :mod:`genkit.training`)."""
 
 from genkit.tasks.task import Task
 

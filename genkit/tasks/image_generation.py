@@ -89,7 +89,7 @@ class ImageGenerationTask(Task):
 
     def training_callbacks(self, run, num_samples: int, seed: int) -> list:
         """A grid of samples from fixed inputs after each epoch."""
-        from genkit.tasks.sample_grid import SampleGrid
+        from genkit.training.sample_grid import SampleGrid
 
         return [SampleGrid(self.sample_inputs(num_samples, seed), run.samples_dir)]
 

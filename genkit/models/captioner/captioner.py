@@ -20,10 +20,10 @@ from genkit.models.captioner.captioner_endpoints import (
     captioner_endpoints, decode_step_inputs, decoding_declarations, decoding_example,
 )
 from genkit.tasks.decoding.graph_decoding import beam_search, sample_sequences
-from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.tasks.modality_encoders import image_grid_encoder
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.paired_task import ImageTextTask
+from genkit.training.loss_scaling import with_loss_scaling
 
 DECODING_OPTIONS = (
     Option("beam_width", "captioners: beams of the search (1 is greedy; default: the model's)", whole_number(1), "K"),
