@@ -7,7 +7,7 @@
 Every model trains on the embedded emoji's training split (image -> its Unicode name) for ``--minutes`` of wall
 time and captions the test split's images; the captions are scored by ``genkit.evaluation.caption_metrics``
 against all references of each image (its name, CLDR short name and keywords): corpus BLEU-1..4 and CIDEr-D,
-exact matches and distinct words. genkit's models are trained with ``genkit.train.train(..., time_limit=MINUTES)``
+exact matches and distinct words. genkit's models are trained with ``genkit.commands.train.train(..., time_limit=MINUTES)``
 in their default config and decoded as ``genkit evaluate`` decodes (beam search of the default width); the
 peer is ``benchmarks/peers/keras_io_captioning.py`` (greedy, as keras-io decodes). Floors: the most common
 training caption for every image, and the caption of the nearest training image in pixel space.
@@ -33,10 +33,10 @@ import numpy as np  # noqa: E402
 
 from benchmarks.quality_table import quality_arguments, summary_table  # noqa: E402
 from genkit.atomic import write_bytes, write_json  # noqa: E402
-from genkit.data.registry import load_dataset  # noqa: E402
+from genkit.data.dataset_registry import load_dataset  # noqa: E402
 from genkit.evaluation.caption_floors import constant_caption, nearest_neighbour_captions  # noqa: E402
 from genkit.evaluation.caption_metrics import caption_metrics  # noqa: E402
-from genkit.train import train  # noqa: E402
+from genkit.commands.train import train  # noqa: E402
 from genkit.versions import library_versions  # noqa: E402
 
 METHODS = {

@@ -33,7 +33,7 @@ import genkit.runtime.trainer as trainer_module  # noqa: E402
 from genkit.registry import get_model_entry  # noqa: E402
 from genkit.runtime.trainer import Trainer  # noqa: E402
 from genkit.runtime.training_checkpoint import TrainingCheckpoint  # noqa: E402
-from genkit.train import resolve_config  # noqa: E402
+from genkit.commands.train import resolve_config  # noqa: E402
 
 
 class EpochTimes(keras.callbacks.Callback):

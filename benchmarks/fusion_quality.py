@@ -12,7 +12,7 @@ Tasks (their data and split protocols are in docs/data.md, fixed before any resu
 - ``av-digits``: a degraded 8x8 handwritten digit + a spoken digit by a speaker never heard -> the digit.
 
 Every run trains ``fusion-classifier`` with its default config (only ``inputs``, ``target`` and ``fusion``
-set) through ``genkit.train.train(..., time_limit=MINUTES)``, then ``genkit evaluate`` scores it on the
+set) through ``genkit.commands.train.train(..., time_limit=MINUTES)``, then ``genkit evaluate`` scores it on the
 test split: accuracy, macro-F1, top-5 (subgroups), the accuracy without each modality and the learned
 modality weights. Single-modality rows are the same classifier given one input. Floors: 1-nearest
 neighbour on pixels, on bags of words (cosine), and on the time-averaged log-mel spectrum. The dual
@@ -38,12 +38,12 @@ import numpy as np  # noqa: E402
 
 from genkit.atomic import write_bytes, write_json  # noqa: E402
 from genkit.config import parse_overrides  # noqa: E402
-from genkit.data.registry import load_dataset  # noqa: E402
-from genkit.evaluate import evaluate  # noqa: E402
+from genkit.data.dataset_registry import load_dataset  # noqa: E402
+from genkit.commands.evaluate import evaluate  # noqa: E402
 from genkit.evaluation.retrieval import recall_at_k  # noqa: E402
 from genkit.layers.modality_fusion import FUSION_LAYERS  # noqa: E402
 from genkit.tasks.paired_task import build_vocabulary  # noqa: E402
-from genkit.train import train  # noqa: E402
+from genkit.commands.train import train  # noqa: E402
 from genkit.versions import library_versions  # noqa: E402
 
 TASKS = {

@@ -5,8 +5,8 @@
 
 With its default config, each model (default: every registered image generator, the ``gan`` and ``vae``
 families) trains on the full Fashion-MNIST (Debian's ``dataset-fashion-mnist``, or ``--data-dir``) through
-``genkit.train.train(..., time_limit=MINUTES)``: the same wall-clock training budget for all, whatever
-their step cost. Each run is then measured with ``genkit.evaluate.evaluate`` (``-n`` samples, default
+``genkit.commands.train.train(..., time_limit=MINUTES)``: the same wall-clock training budget for all, whatever
+their step cost. Each run is then measured with ``genkit.commands.evaluate.evaluate`` (``-n`` samples, default
 10,000, against the 10,000 test images, on the shipped Fashion-MNIST classifier's features unless
 ``--features inception``): FID, KID (± its std over subsets), precision and recall, and whatever else the
 family reports in metrics.json (NLL and ELBO for VAEs, conditioning accuracy for conditional models).
@@ -37,12 +37,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from genkit.errors import UserError  # noqa: E402
-from genkit.evaluate import METRICS_FILE, evaluate  # noqa: E402
+from genkit.commands.evaluate import METRICS_FILE, evaluate  # noqa: E402
 from genkit.registry import get_model_entry, registered_models  # noqa: E402
 from genkit.atomic import write_bytes, write_json  # noqa: E402
 from genkit.runtime.run_folder import RunFolder  # noqa: E402
 from genkit.versions import library_versions  # noqa: E402
-from genkit.train import train  # noqa: E402
+from genkit.commands.train import train  # noqa: E402
 
 IMAGE_GENERATOR_FAMILIES = ("gan", "vae")
 BASELINE = "tf-tutorial-dcgan"

@@ -56,7 +56,7 @@ def split_corpus(directory: Path) -> tuple[Path, Path, str, str]:
 
 def genkit_side(name: str, train_path: Path, validation_path: Path, minutes: float, out: Path) -> dict:
     from genkit.data.text_corpus import load_text_corpus
-    from genkit.train import train
+    from genkit.commands.train import train
 
     started = time.monotonic()
     result = train(

@@ -5,7 +5,7 @@ emoji subgroups (a peer that sees the label, not the words), and the retrieval f
     python benchmarks/text_to_image_quality.py --minutes 0.3 --methods text2image-gan    # a smoke run
 
 Every model trains on the embedded emoji's training split for ``--minutes`` of wall time in its default config
-(``genkit.train.train(..., time_limit=MINUTES)``). The text models draw one image per test description (its
+(``genkit.commands.train.train(..., time_limit=MINUTES)``). The text models draw one image per test description (its
 Unicode name); the cGAN (genkit's ``cgan``, trained on an .npz of the same training images labelled with their
 subgroup) draws one image of each test description's subgroup. All are scored by
 ``genkit.evaluation.text_to_image.text_to_image_evaluation`` -- FID/KID/precision/recall on the shipped emoji
@@ -35,9 +35,9 @@ import numpy as np  # noqa: E402
 
 from benchmarks.quality_table import quality_arguments, summary_table  # noqa: E402
 from genkit.atomic import atomic_path, write_bytes, write_json  # noqa: E402
-from genkit.data.registry import load_dataset  # noqa: E402
+from genkit.data.dataset_registry import load_dataset  # noqa: E402
 from genkit.evaluation.text_to_image import text_to_image_evaluation  # noqa: E402
-from genkit.train import train  # noqa: E402
+from genkit.commands.train import train  # noqa: E402
 from genkit.versions import library_versions  # noqa: E402
 
 METHODS = ("text2image-gan", "text2image-vae", "cgan on subgroups")

@@ -7,7 +7,7 @@ import os
 import sys
 
 from genkit.config import CLUSTERS, MAX_DEVICES, MAX_SEED, MIXED_PRECISION_POLICIES, STRATEGIES
-from genkit.data.registry import dataset_usage
+from genkit.data.dataset_registry import dataset_usage
 from genkit.errors import ExportCheckFailed, TrainingDiverged, UserError
 from genkit.options import merged_options, positive_float, positive_int, whole_number
 from genkit.runtime.cluster import WorkerLost
@@ -65,7 +65,7 @@ def _command_list(args) -> None:
 
 
 def _command_train(args) -> None:
-    from genkit.train import train
+    from genkit.commands.train import train
 
     train(
         args.model, args.config, args.set or [], out=args.out, resume=args.resume, init_from=args.init_from,
@@ -83,7 +83,7 @@ def _family_options(args) -> dict:
 
 
 def _command_sample(args) -> None:
-    from genkit.sample import sample
+    from genkit.commands.sample import sample
 
     options = _family_options(args)
     samples = sample(args.run_dir, args.num_samples, args.out, seed=args.seed, **options)
@@ -92,7 +92,7 @@ def _command_sample(args) -> None:
 
 
 def _command_evaluate(args) -> None:
-    from genkit.evaluate import evaluate, format_metrics
+    from genkit.commands.evaluate import evaluate, format_metrics
 
     options = _family_options(args)
     metrics = evaluate(
@@ -112,7 +112,7 @@ def _command_export(args) -> None:
 
 
 def _command_explain(args) -> None:
-    from genkit.explain import explain, explanation_methods
+    from genkit.commands.explain import explain, explanation_methods
 
     if args.list_methods:
         for name, description in explanation_methods(args.run_dir).items():
@@ -126,7 +126,7 @@ def _command_explain(args) -> None:
 
 
 def _command_report(args) -> None:
-    from genkit.report import report
+    from genkit.commands.report import report
 
     print(f"genkit: wrote {report(args.run_dirs, out=args.out)}")
 
@@ -134,7 +134,7 @@ def _command_report(args) -> None:
 def _command_info(args) -> None:
     import json
 
-    from genkit.info import format_info, info
+    from genkit.commands.info import format_info, info
 
     metadata = info(args.run_dir)
     print(json.dumps(metadata, indent=2) if args.json else format_info(metadata))

@@ -62,9 +62,9 @@ def test_info_prints_the_run(trained_run):
 
 
 def test_info_counts_a_text_model_in_windows():
-    from genkit.info import format_info
+    from genkit.commands.info import format_info
 
-    text = format_info({"model": "char-lstm", "family": "text",
+    text = format_info({"model": "char-lstm", "family": "language_model",
                         "training": {"examples_per_second": 512.0, "example_unit": "windows"}})
     assert "512.0 windows/s" in text and "images/s" not in text
     # Runs written before the unit was recorded said images_per_second for every family.

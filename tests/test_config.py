@@ -9,7 +9,7 @@ from genkit.errors import UserError
 from genkit.models import DCGANConfig
 from genkit.models.language_model.char_lstm_config import CharLSTMConfig
 from genkit.registry import get_model_entry, register_model, registered_models
-from genkit.train import resolve_config
+from genkit.commands.train import resolve_config
 
 
 def test_defaults_validate_and_round_trip():

@@ -58,7 +58,7 @@ import numpy as np
 
 from genkit.data.paired_dataset import Feature, PairedDataset, stratified_split
 from genkit.data.paths import user_path
-from genkit.data.registry import DatasetKind, register_dataset
+from genkit.data.dataset_registry import DatasetKind, register_dataset
 from genkit.errors import UserError
 
 NAME = "av_digits"

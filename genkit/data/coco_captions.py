@@ -52,7 +52,7 @@ from genkit.data.manifest import (
 )
 from genkit.data.paired_dataset import SPLITS, Feature, PairedDataset, stratified_split
 from genkit.data.paths import user_path
-from genkit.data.registry import DatasetKind, register_dataset
+from genkit.data.dataset_registry import DatasetKind, register_dataset
 from genkit.errors import UserError
 
 KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "validation", "test": "test"}

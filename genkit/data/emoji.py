@@ -43,7 +43,7 @@ import numpy as np
 
 from genkit.atomic import atomic_path
 from genkit.data.paired_dataset import Feature, PairedDataset, stratified_split
-from genkit.data.registry import DatasetKind, register_dataset
+from genkit.data.dataset_registry import DatasetKind, register_dataset
 from genkit.errors import UserError
 
 EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")

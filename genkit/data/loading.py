@@ -14,7 +14,7 @@ import numpy as np
 from genkit.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from genkit.data.image_dataset import ImageDataset
 from genkit.data.paths import user_path
-from genkit.data.registry import DatasetKind, register_dataset
+from genkit.data.dataset_registry import DatasetKind, register_dataset
 from genkit.errors import UserError
 
 DEFAULT_DATASET = "embedded"
@@ -282,7 +282,7 @@ def load_image_dataset(
 
     ``image_size`` (height, width) and ``channels`` apply to ``folder:`` datasets.
     """
-    from genkit.data.registry import load_dataset
+    from genkit.data.dataset_registry import load_dataset
 
     return load_dataset(spec, ("images",), "an image model", data_dir=data_dir, image_size=image_size, channels=channels)
 

@@ -46,7 +46,7 @@ import numpy as np
 
 from genkit.data.paired_dataset import FEATURE_TYPES, SPLITS, Feature, PairedDataset, stratified_split
 from genkit.data.paths import user_path
-from genkit.data.registry import DatasetKind, register_dataset
+from genkit.data.dataset_registry import DatasetKind, register_dataset
 from genkit.data.wav import check_sample_rate, fit_length, read_wav, resample, to_mono
 from genkit.errors import UserError
 

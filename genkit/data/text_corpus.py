@@ -7,7 +7,7 @@ import gzip
 from pathlib import Path
 from typing import Any
 
-from genkit.data.registry import DatasetKind, load_dataset, register_dataset
+from genkit.data.dataset_registry import DatasetKind, load_dataset, register_dataset
 from genkit.data.paths import user_path
 from genkit.errors import UserError
 

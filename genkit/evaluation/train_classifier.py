@@ -83,7 +83,7 @@ def _load(name: str, data_dir: str | None):
         data = load_image_dataset("fashion_mnist", data_dir)
         return (data.train_images, data.train_labels, data.test_images, data.test_labels, data.label_names,
                 f"{data.name} ({len(data.train_images)} train images; accuracy on the {len(data.test_images)} test images)", {})
-    from genkit.data.registry import load_dataset
+    from genkit.data.dataset_registry import load_dataset
 
     data = load_dataset("embedded", ("image", "label", "group"), "the emoji classifier")
     train, test = data.split("train"), data.split("test")

@@ -1,4 +1,5 @@
-"""Layers genkit adds to Keras."""
+"""Layers genkit adds to Keras, and the convolutional trunks built of Keras layers that image families share
+(:mod:`genkit.layers.conv_blocks`)."""
 
 from genkit.layers.conditioning_augmentation import ConditioningAugmentation
 from genkit.layers.imagenet_preprocessing import ImageNetPreprocessing

@@ -2,5 +2,5 @@
 
 ``figures`` draws the training curves (matplotlib to inline SVG), ``images`` makes image files small
 enough to inline as data: URIs, ``page`` writes the HTML (tables, the epoch slider, the stylesheet).
-``genkit.report`` reads the run folders and puts these together.
+``genkit.commands.report`` reads the run folders and puts these together.
 """

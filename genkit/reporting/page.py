@@ -19,7 +19,7 @@ BOOKKEEPING_METRICS = ("model", "dataset", "split", "seed", "created")
 
 
 def render_page(records, created: str) -> str:
-    """The whole page for ``records`` (:class:`genkit.report.RunRecord`\\ s), ``created`` its time stamp."""
+    """The whole page for ``records`` (:class:`genkit.commands.report.RunRecord`\\ s), ``created`` its time stamp."""
     title = records[0].label if len(records) == 1 else f"{len(records)} runs compared"
     parts = [_header(records, title, created)]
     if len(records) > 1:

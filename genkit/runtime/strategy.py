@@ -28,7 +28,7 @@ def configure_devices(devices: int | None) -> None:
     except RuntimeError:
         raise UserError(
             f"--devices {devices}: TensorFlow's devices were already initialised in this process "
-            "with a different count; call genkit.train in a fresh process"
+            "with a different count; call genkit.commands.train in a fresh process"
         ) from None
 
 

@@ -66,7 +66,7 @@ class Trainer:
     """Runs ``model.train_step`` under ``strategy`` for whole epochs, with checkpoints.
 
     Args:
-        model: a compiled :class:`~genkit.models.GenerativeTask` made in ``strategy.scope()``.
+        model: a compiled :class:`~genkit.tasks.task.Task` made in ``strategy.scope()``.
         strategy: the ``tf.distribute.Strategy``.
         checkpoint: the :class:`TrainingCheckpoint` of the run.
         jit: compile the train step with XLA.

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from genkit.tasks.image_generation import ImageGenerationTask
-from genkit.tasks.loss_scaling import with_loss_scaling
+from genkit.training.loss_scaling import with_loss_scaling
 
 
 class EncoderDecoderTask(ImageGenerationTask):

@@ -10,7 +10,7 @@ import numpy as np
 from genkit.errors import UserError
 from genkit.options import Option
 from genkit.signatures import TensorDeclaration
-from genkit.tasks.generative_task import GenerativeTask
+from genkit.tasks.task import Task
 
 # How many samples ``genkit evaluate`` generates by default (capped at the size of the test split).
 DEFAULT_EVALUATION_SAMPLES = 10_000
@@ -24,7 +24,7 @@ def image_declaration(name: str, image_shape, description: str = "") -> TensorDe
     return TensorDeclaration(name, "image", "float32", tuple(image_shape), value_range=(0.0, 1.0), description=description)
 
 
-class ImageGenerationTask(GenerativeTask):
+class ImageGenerationTask(Task):
     """A task that trains on images and generates images (GANs, VAEs, autoencoders).
 
     ``training_image_range`` is the value range the networks train on
@@ -89,7 +89,7 @@ class ImageGenerationTask(GenerativeTask):
 
     def training_callbacks(self, run, num_samples: int, seed: int) -> list:
         """A grid of samples from fixed inputs after each epoch."""
-        from genkit.tasks.sample_grid import SampleGrid
+        from genkit.training.sample_grid import SampleGrid
 
         return [SampleGrid(self.sample_inputs(num_samples, seed), run.samples_dir)]
 
@@ -117,7 +117,7 @@ class ImageGenerationTask(GenerativeTask):
     @classmethod
     def evaluation_data(cls, metadata: dict, dataset: str | None = None, data_dir: str | None = None):
         """The run's dataset, or ``dataset``; its images must have the model's shape."""
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
 
         shape = metadata["config"].get("image_shape")
         spec = dataset or metadata["data"]["name"]

@@ -11,7 +11,7 @@ from genkit.data.text_tokenizer import WORD_PATTERN
 from genkit.data.wav import wav_bytes
 from genkit.errors import UserError
 from genkit.signatures import TensorDeclaration
-from genkit.tasks.generative_task import GenerativeTask
+from genkit.tasks.task import Task
 from genkit.tasks.image_generation import image_declaration
 
 ENCODED_INPUTS = {"image": "PNG or JPEG file bytes", "audio": "WAV file bytes (16-bit PCM)"}
@@ -38,7 +38,7 @@ def build_vocabulary(texts, max_size: int, min_count: int = 1) -> list[str]:
     return sorted(kept, key=lambda word: (-counts[word], word))[:max_size]
 
 
-class PairedDataTask(GenerativeTask):
+class PairedDataTask(Task):
     """A task over a :class:`~genkit.data.paired_dataset.PairedDataset`: one encoder input per feature.
 
     The model holds a :class:`~genkit.tasks.paired_preprocessor.PairedPreprocessor`
@@ -65,7 +65,7 @@ class PairedDataTask(GenerativeTask):
 
     @classmethod
     def prepare_data(cls, model_config, train_config):
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
 
         needs = tuple(model_config.inputs) + cls.target_fields(model_config)
         data = load_dataset(
@@ -158,7 +158,7 @@ class PairedDataTask(GenerativeTask):
     @classmethod
     def evaluation_data(cls, metadata: dict, dataset: str | None = None, data_dir: str | None = None):
         """The run's dataset (its test split) read as it was for training, or ``dataset``."""
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
         from genkit.registry import get_model_entry
 
         config = get_model_entry(metadata["model"]).config_class.from_dict(metadata["config"], "genkit.json")

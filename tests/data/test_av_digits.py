@@ -195,7 +195,7 @@ def test_found_through_genkit_data_dir(tmp_path, monkeypatch):
 
 
 def test_registered_with_its_fields():
-    from genkit.data.registry import _DATASETS
+    from genkit.data.dataset_registry import _DATASETS
 
     (kind,) = _DATASETS["av_digits"]
     assert kind.fields == ("image", "audio", "label") and not kind.takes_argument

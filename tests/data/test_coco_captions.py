@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from genkit.data.coco_captions import COCO_DATASET, load_coco_captions
-from genkit.data.registry import load_dataset
+from genkit.data.dataset_registry import load_dataset
 from genkit.errors import UserError
 
 

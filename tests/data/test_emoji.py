@@ -113,7 +113,7 @@ def test_embedded_takes_an_image_size_and_ignores_other_options():
 
 
 def test_the_datasets_are_registered_with_their_fields():
-    from genkit.data.registry import _DATASETS
+    from genkit.data.dataset_registry import _DATASETS
 
     assert EMBEDDED_KIND.fields == EMOJI_KIND.fields == ("image", "text", "label", "group")
     assert EMBEDDED_KIND in _DATASETS["embedded"] and EMOJI_KIND in _DATASETS["emoji"]
@@ -122,7 +122,7 @@ def test_the_datasets_are_registered_with_their_fields():
 
 
 def test_a_model_of_paired_images_and_texts_gets_the_emoji_as_embedded():
-    from genkit.data.registry import load_dataset
+    from genkit.data.dataset_registry import load_dataset
 
     data = load_dataset("embedded", ("image", "text", "label"), "a paired model", image_size=None, sample_rate=16000)
     assert data.name == "embedded" and data.fields == FIELDS and data.num_examples("train") == 1478

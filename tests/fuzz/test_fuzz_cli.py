@@ -268,7 +268,7 @@ def test_report_on_a_deeply_nested_history(tmp_path, monkeypatch, history):
     (run / "history.json").write_bytes(history)
     monkeypatch.chdir(tmp_path)
     from genkit.errors import UserError
-    from genkit.report import report
+    from genkit.commands.report import report
 
     with pytest.raises(UserError, match="history.json: corrupt metrics history"):
         report([run])

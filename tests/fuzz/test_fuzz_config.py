@@ -1,7 +1,7 @@
 """Fuzzing the config: ``--set key=value`` strings and config files either resolve or are one-line UserErrors.
 
 What ``genkit train`` does with them before it builds a model: ``parse_overrides`` /
-``read_config_file``, then ``genkit.train.resolve_config`` (the model's config and the train section,
+``read_config_file``, then ``genkit.commands.train.resolve_config`` (the model's config and the train section,
 typed and validated). Anything but a valid config or a :class:`UserError` of one line is a bug.
 """
 
@@ -37,7 +37,7 @@ def _model_fields(name: str) -> tuple[str, ...]:
 
 
 def _resolve(model: str, file_values: dict, overrides: dict, source: str = "--set"):
-    from genkit.train import resolve_config
+    from genkit.commands.train import resolve_config
 
     return resolve_config(_entry(model), file_values, overrides, {}, source)
 

@@ -1,6 +1,6 @@
 """Fuzzing the data loaders: random and damaged bytes as .npz, IDX, text, manifests, images and WAV files.
 
-Each input goes through the loader its ``--dataset`` spec uses (``genkit.data.registry.load_dataset``)
+Each input goes through the loader its ``--dataset`` spec uses (``genkit.data.dataset_registry.load_dataset``)
 and either loads or is a one-line :class:`UserError`: never another exception, never a hang.
 """
 
@@ -19,7 +19,7 @@ from hypothesis import example
 from hypothesis import strategies as st
 
 from fuzz_support import assert_one_line, hostile_text, json_values, tiers, time_budget
-from genkit.data.registry import load_dataset
+from genkit.data.dataset_registry import load_dataset
 from genkit.data.wav import read_wav, wav_bytes
 from genkit.errors import UserError
 

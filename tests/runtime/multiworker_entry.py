@@ -1,4 +1,4 @@
-"""One worker of the two-worker tests: trains MODEL through genkit.train under the TF_CONFIG (or Slurm
+"""One worker of the two-worker tests: trains MODEL through genkit.commands.train under the TF_CONFIG (or Slurm
 variables) it was given, then saves its own weights so the test can compare workers.
 
     python multiworker_entry.py MODEL RUN_DIR DATASET WEIGHTS.npz [--set items ...]
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from genkit.train import train
+from genkit.commands.train import train
 
 if os.environ.get("GENKIT_TEST_STALL_AFTER_STEPS"):
     from genkit.runtime.trainer import Trainer

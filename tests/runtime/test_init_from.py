@@ -28,7 +28,7 @@ def _assert_refused(result, *words):
 
 
 def test_a_warm_start_begins_at_its_parents_weights_with_new_optimizers(trained_run, tmp_path):
-    from genkit import train as training
+    from genkit.commands import train as training
 
     out = tmp_path / "child"
     state = training.plan_run("dcgan", None, [], out, False, 0, {"init_from": str(trained_run)})
@@ -49,7 +49,7 @@ def test_a_warm_start_begins_at_its_parents_weights_with_new_optimizers(trained_
 
 
 def test_a_warm_start_trains_its_own_steps_records_its_parent_and_samples_and_evaluates(trained_run, tmp_path):
-    from genkit.train import train
+    from genkit.commands.train import train
 
     out = tmp_path / "child"
     result = train("dcgan", out=out, init_from=str(trained_run), epochs=1, verbose=0)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from conftest import read_json, run_cli, tiny_set_flags
 from genkit.registry import get_model_entry
-from genkit.train import train
+from genkit.commands.train import train
 
 STEPS_PER_EPOCH = 256 // 64  # tiny_npz's 256 images in batches of 64
 

@@ -1,6 +1,6 @@
 """A training checkpoint gives back the whole training state, bit for bit: checked in one process.
 
-Each family trains a tiny model through genkit's own code (``genkit.train.train``): epoch 0
+Each family trains a tiny model through genkit's own code (``genkit.commands.train.train``): epoch 0
 straight through, then a resumed session that its time limit stops one step into epoch 1. The
 checkpoint it leaves is restored into a freshly built model, which must equal the model that
 trained, to the last bit: every network weight, the moving-average generator, batch-norm
@@ -112,7 +112,7 @@ def _iterations(model) -> dict[str, int]:
 
 
 def _fresh_model(run_dir):
-    """The model of ``run_dir``'s config, built and compiled as ``genkit.train`` does, from other initial weights."""
+    """The model of ``run_dir``'s config, built and compiled as ``genkit.commands.train`` does, from other initial weights."""
     from genkit.config import TrainConfig
     from genkit.registry import get_model_entry
 
@@ -157,7 +157,7 @@ def _one_more_step(model, make_dataset, checkpoint_dir, position):
 def test_a_restored_checkpoint_is_the_training_state_bit_for_bit(family, tmp_path, tiny_npz, monkeypatch):
     from genkit.registry import get_model_entry
     from genkit.runtime.training_checkpoint import TrainingCheckpoint
-    from genkit.train import train
+    from genkit.commands.train import train
 
     spy = TrainerSpy(monkeypatch)
     run_dir = tmp_path / "run"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from genkit.tasks.conv_blocks import upsampling_trunk
+from genkit.layers.conv_blocks import upsampling_trunk
 
 
 def build_autoencoder_decoder(config) -> keras.Model:

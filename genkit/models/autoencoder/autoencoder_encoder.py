@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from genkit.tasks.conv_blocks import downsampling_trunk
+from genkit.layers.conv_blocks import downsampling_trunk
 
 
 def build_autoencoder_encoder(config) -> keras.Model:

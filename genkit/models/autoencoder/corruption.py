@@ -6,7 +6,7 @@ import math
 
 import tensorflow as tf
 
-from genkit.tasks.noise import replica_normal
+from genkit.training.noise import replica_normal
 
 
 def _replica_uniform(seed, step, stream, batch_size, dim):

@@ -23,10 +23,10 @@ from genkit.tasks.decoding.decoding_options import (
     BEAM_WIDTH_OPTION, LENGTH_PENALTY_OPTION, TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION,
 )
 from genkit.tasks.decoding.graph_decoding import beam_search, sample_sequences
-from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.tasks.modality_encoders import image_grid_encoder
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.paired_task import ImageTextTask
+from genkit.training.loss_scaling import with_loss_scaling
 
 DECODING_OPTIONS = (BEAM_WIDTH_OPTION, LENGTH_PENALTY_OPTION, TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION)
 SAMPLING_OPTIONS = (

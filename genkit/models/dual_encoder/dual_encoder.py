@@ -14,10 +14,10 @@ from genkit.signatures import Endpoint, TensorDeclaration
 from genkit.models.dual_encoder.dual_encoder_config import DualEncoderConfig
 from genkit.models.dual_encoder.dual_encoder_evaluation import retrieval_metrics
 from genkit.models.dual_encoder.dual_encoder_export_cost import recall_cost
-from genkit.tasks.loss_scaling import with_loss_scaling
 from genkit.tasks.modality_encoders import image_encoder, text_encoder
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.paired_task import ImageTextTask
+from genkit.training.loss_scaling import with_loss_scaling
 
 MIN_TEMPERATURE = 0.01
 EVALUATION_BATCH = 256
@@ -30,7 +30,7 @@ def _unit(x):
 @register_model(
     "dual-encoder",
     config=DualEncoderConfig,
-    family="fusion",
+    family="dual_encoder",
     description="Contrastive image-text dual encoder (CLIP-style InfoNCE, learned temperature); retrieval and scoring",
     train_defaults={"epochs": 40, "batch_size": 128},
     tiny_overrides=["width=8", "image_filters=[4]", "embedding_dim=8", "text_units=8"],

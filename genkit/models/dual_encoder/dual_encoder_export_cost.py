@@ -9,7 +9,7 @@ from genkit.evaluation.retrieval import recall_at_k
 
 def recall_cost(model, endpoint: str, run_export, data=None, num_samples: int = 1000) -> dict:
     """Recall@1 of up to ``num_samples`` test pairs, ``endpoint``'s side embedded by Keras and by the export, the other
-    side by Keras (see :meth:`~genkit.tasks.generative_task.GenerativeTask.export_quality`)."""
+    side by Keras (see :meth:`~genkit.tasks.task.Task.export_quality`)."""
     if data is None:
         return {"skipped": "the run's data is not available here"}
     inputs, arrays = model.evaluation_inputs(data, endpoint, num_samples)

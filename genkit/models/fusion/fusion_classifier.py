@@ -18,10 +18,10 @@ from genkit.models.fusion.fusion_explanations import fusion_explanation_methods
 from genkit.models.fusion.fusion_export_cost import accuracy_cost
 from genkit.models.fusion.fusion_network import build_fusion_network
 from genkit.models.fusion.fusion_serving import fusion_endpoints
-from genkit.tasks.loss_scaling import with_loss_scaling
-from genkit.tasks.noise import replica_uniform
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.paired_task import PairedDataTask
+from genkit.training.loss_scaling import with_loss_scaling
+from genkit.training.noise import replica_uniform
 
 EXAMPLES_OPTION = Option(
     "examples", "a --dataset spec whose examples to classify (e.g. manifest:my_files.jsonl; all its rows)", str, "SPEC",
@@ -224,7 +224,7 @@ class FusionClassifier(PairedDataTask):
         self.check_options("sampling", {"examples": examples, **options})
         if not examples:
             raise UserError("--examples: required for a fusion classifier (e.g. --examples manifest:my_files.jsonl)")
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
 
         options = {
             "image_size": self.preprocessor.image_shape[0] if self.preprocessor.image_shape else None,

@@ -11,7 +11,7 @@ from genkit.evaluation.export_cost import endpoint_runner, run_in_batches
 
 def accuracy_cost(model, endpoint: str, run_export, data=None, num_samples: int = 1000) -> dict:
     """Keras' and the export's accuracy on up to ``num_samples`` test examples of ``endpoint`` (see
-    :meth:`~genkit.tasks.generative_task.GenerativeTask.export_quality`)."""
+    :meth:`~genkit.tasks.task.Task.export_quality`)."""
     if data is None:
         return {"skipped": "the run's data is not available here"}
     inputs, arrays = model.evaluation_inputs(data, endpoint, num_samples)

@@ -23,9 +23,9 @@ from genkit.models.gan.gan_step import (
     update_generator_average,
 )
 from genkit.tasks.image_generation import ImageGenerationTask
-from genkit.tasks.loss_scaling import with_loss_scaling
-from genkit.tasks.moving_average import build_moving_average
-from genkit.tasks.noise import replica_normal
+from genkit.training.loss_scaling import with_loss_scaling
+from genkit.training.moving_average import build_moving_average
+from genkit.training.noise import replica_normal
 
 
 def _adam(learning_rate: float, config):
@@ -60,7 +60,7 @@ class GAN(ImageGenerationTask):
     (one generator pass serves both updates), then the moving average.
     Losses are averaged over the global batch; noise (latent batches,
     interpolation weights) is drawn statelessly from (seed, generator step,
-    stream) with :mod:`genkit.tasks.noise`, so replicas draw distinct rows of
+    stream) with :mod:`genkit.training.noise`, so replicas draw distinct rows of
     one global batch and a resumed run draws exactly what it would have drawn.
     """
 

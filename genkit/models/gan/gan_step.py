@@ -10,8 +10,8 @@ from keras import ops
 
 from genkit.models.gan.gan_losses import discriminator_score, generator_loss
 from genkit.models.gan.gradient_penalty import gradient_penalty
-from genkit.tasks.moving_average import update_moving_average
-from genkit.tasks.noise import replica_uniform
+from genkit.training.moving_average import update_moving_average
+from genkit.training.noise import replica_uniform
 
 # Noise streams of one train step: latent batch k is stream k, interpolation weights k are stream 1000 + k.
 INTERPOLATION_STREAM = 1000

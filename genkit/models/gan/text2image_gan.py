@@ -14,10 +14,10 @@ from genkit.models.gan.gan_config import TINY_GAN
 from genkit.models.gan.gan_losses import matching_aware_discriminator_loss
 from genkit.models.gan.text2image_gan_config import TextToImageGANConfig
 from genkit.registry import register_model
-from genkit.tasks.noise import replica_normal
 from genkit.tasks.paired_preprocessor import PairedPreprocessor
 from genkit.tasks.text_conditioning import TextConditioning, sentence_encoder
 from genkit.tasks.text_conditioning_config import TINY_TEXT
+from genkit.training.noise import replica_normal
 
 # Noise streams of one train step: latent batch k is stream k (the GAN's), condition noise k is 2000 + k.
 CONDITION_STREAM = 2000

@@ -10,7 +10,7 @@ from genkit.registry import register_model
 @register_model(
     "char-lstm",
     config=CharLSTMConfig,
-    family="text",
+    family="language_model",
     description="Character-level LSTM/GRU language model, teacher-forced at every position",
     train_defaults={"epochs": 2, "batch_size": 64},
     tiny_overrides=["units=16", "embedding_dim=8", "sequence_length=16", "dropout=0.1"],

@@ -6,7 +6,7 @@ import dataclasses
 
 from genkit.config import ModelConfig, require
 from genkit.data.text_corpus import ENCODING_ERRORS
-from genkit.tasks.learning_rate_schedule import SCHEDULES
+from genkit.training.learning_rate_schedule import SCHEDULES
 
 CELLS = ("lstm", "gru")
 

@@ -9,8 +9,8 @@ from genkit.layers import TokenEmbedding
 from genkit.models.language_model.language_model_network import build_language_model_network, state_names
 from genkit.signatures import TensorDeclaration
 from genkit.tasks.language_modelling.causal_language_model import CausalLanguageModel
-from genkit.tasks.learning_rate_schedule import scheduled_learning_rate
-from genkit.tasks.loss_scaling import with_loss_scaling
+from genkit.training.learning_rate_schedule import scheduled_learning_rate
+from genkit.training.loss_scaling import with_loss_scaling
 
 
 class RecurrentLanguageModel(CausalLanguageModel):

@@ -10,7 +10,7 @@ from genkit.registry import register_model
 @register_model(
     "word-lstm",
     config=WordLSTMConfig,
-    family="text",
+    family="language_model",
     description="Word-level LSTM/GRU language model (lowercased words and punctuation), tied embeddings",
     train_defaults={"epochs": 2, "batch_size": 64},
     tiny_overrides=["units=16", "embedding_dim=8", "sequence_length=8", "max_vocabulary=200", "layers=2", "cell=gru"],

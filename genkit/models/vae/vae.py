@@ -12,8 +12,8 @@ from genkit.options import Option, positive_int
 from genkit.signatures import Endpoint, StandardNormal, TensorDeclaration
 from genkit.tasks.encoder_decoder_task import EncoderDecoderTask
 from genkit.tasks.image_generation import FEATURES_OPTION, image_declaration
-from genkit.tasks.noise import replica_normal
 from genkit.tasks.reconstruction_images import RECONSTRUCT_OPTION, read_reconstruction_images
+from genkit.training.noise import replica_normal
 from genkit.models.vae.kl_warmup import kl_weight
 from genkit.models.vae.vae_config import VAEConfig
 from genkit.models.vae.vae_decoder import build_vae_decoder
@@ -46,7 +46,7 @@ class VAE(EncoderDecoderTask):
         num_classes: classes of a conditional model (cvae), else None.
 
     The reparameterisation noise is drawn statelessly from (seed, optimizer
-    step) with :func:`genkit.tasks.noise.replica_normal`: every replica draws
+    step) with :func:`genkit.training.noise.replica_normal`: every replica draws
     its own rows, and a resumed run draws what it would have drawn.
     ``call(images)`` (``call([images, labels])`` for cvae) is the
     deterministic reconstruction (the decoder's mean at the posterior mean);

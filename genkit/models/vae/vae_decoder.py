@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from genkit.tasks.conv_blocks import upsampling_trunk
+from genkit.layers.conv_blocks import upsampling_trunk
 from genkit.models.vae.gaussian_log_variance import GaussianLogVariance
 
 

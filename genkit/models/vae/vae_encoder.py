@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from genkit.tasks.conv_blocks import downsampling_trunk
+from genkit.layers.conv_blocks import downsampling_trunk
 
 
 def build_vae_encoder(config, condition_width: int | None = None) -> keras.Model:

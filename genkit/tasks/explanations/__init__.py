@@ -1,7 +1,7 @@
 """What ``genkit explain`` is made of: a family's explanation methods, the tf-keras-vis maps they use, and figures.
 
 A family declares what can be explained by overriding
-:meth:`~genkit.tasks.generative_task.GenerativeTask.explanation_methods`
+:meth:`~genkit.tasks.task.Task.explanation_methods`
 (each capability adds its own and calls ``super()``); each method makes
 :class:`Figure`\\ s (PNG bytes with a title and a description) or raises
 :class:`ExplanationSkipped` with the reason it does not apply to this model.

@@ -16,7 +16,7 @@ from genkit.tasks.decoding.decoding_options import (
     BEAM_WIDTH_OPTION, LENGTH_PENALTY_OPTION, TEMPERATURE_OPTION, TOP_K_OPTION, TOP_P_OPTION,
 )
 from genkit.tasks.decoding.graph_decoding import beam_search, sample_sequences
-from genkit.tasks.generative_task import GenerativeTask
+from genkit.tasks.task import Task
 from genkit.tasks.language_modelling.language_model_endpoints import (
     MAX_GENERATION_LENGTH, MAX_PROMPT_TOKENS, MAX_PROMPTS, example_inputs, language_model_endpoints, text_declarations,
     text_metadata,
@@ -29,7 +29,7 @@ SAMPLING_OPTIONS = (
 )
 
 
-class CausalLanguageModel(GenerativeTask):
+class CausalLanguageModel(Task):
     """A token-level language model that predicts each token from the ones before it (keras-hub's ``CausalLM``).
 
     A network family implements four methods over a state it *declares*:

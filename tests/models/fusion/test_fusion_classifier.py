@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from conftest import read_json, run_cli
 from genkit.config import TrainConfig, parse_overrides
-from genkit.data.registry import load_dataset
+from genkit.data.dataset_registry import load_dataset
 from genkit.models.fusion.fusion_classifier_config import FUSIONS
 from genkit.registry import get_model_entry
 

@@ -12,7 +12,7 @@ from genkit.layers import SpectralNormalization
 from genkit.models import CGAN, DCGAN, WGANGP, CGANConfig, DCGANConfig, WGANGPConfig
 from genkit.models.gan.gan_losses import discriminator_loss, generator_loss
 from genkit.models.gan.gradient_penalty import gradient_penalty
-from genkit.tasks.noise import replica_uniform
+from genkit.training.noise import replica_uniform
 
 TINY = {
     "image_shape": [28, 28, 1], "latent_dim": 8, "projection_filters": 16,

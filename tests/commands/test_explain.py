@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
-from genkit.explain import explain
+from genkit.commands.explain import explain
 from genkit.registry import get_model_entry
-from genkit.train import train
+from genkit.commands.train import train
 
 
 def _train(tmp_path_factory, name: str, dataset: str, extra=()):

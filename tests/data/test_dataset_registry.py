@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from genkit.config import parse_overrides
-from genkit.data.registry import DatasetKind, load_dataset, register_dataset, registered_datasets, resolve_dataset
+from genkit.data.dataset_registry import DatasetKind, load_dataset, register_dataset, registered_datasets, resolve_dataset
 from genkit.errors import UserError
 from genkit.registry import get_model_entry
 from genkit.runtime.trainer import Trainer, steps_in_epoch

@@ -1,5 +1,8 @@
 """The base class of genkit's trainable models: what every family shares, whatever its modalities.
 
+A generator, a classifier (fusion) and a contrastive encoder (the dual encoder) are all a :class:`Task` (keras-hub's
+name for the same thing: a model with its training, serving and preprocessing).
+
 Modality-specific behaviour lives in capability classes that a family
 composes (:class:`~genkit.tasks.image_generation.ImageGenerationTask` for
 models that make images, :class:`~genkit.tasks.class_conditioning.ClassConditioning`
@@ -19,7 +22,7 @@ from genkit.options import Option
 from genkit.signatures import Endpoint, TensorDeclaration
 
 
-class GenerativeTask(keras.Model):
+class Task(keras.Model):
     """A Keras model with a custom ``train_step`` that the genkit runtime drives.
 
     A family subclasses this (through its capabilities), registers each model
@@ -118,7 +121,7 @@ class GenerativeTask(keras.Model):
         The dataset must yield ``data_fields``; :meth:`complete_config` fills
         what the data decides (an image shape, a vocabulary, ...).
         """
-        from genkit.data.registry import load_dataset
+        from genkit.data.dataset_registry import load_dataset
 
         needs = cls.data_fields + (("labels",) if getattr(cls, "conditional", False) else ())
         data = load_dataset(
